@@ -1,0 +1,271 @@
+"""The `claimline` command: the local stack, the services, file intake and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_REJECTED = 2
+
+SERVICES = ("ingest", "denials", "auths", "queues", "gateway")
+
+
+def _settings() -> Any:
+    from shared.runtime.settings import Settings
+
+    return Settings()
+
+
+# ---------------------------------------------------------------- stack
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from claimline import stack
+
+    cfg = stack.StackConfig.from_env()
+    try:
+        if args.action == "up":
+            stack.up(cfg)
+            for line in stack.env_lines(cfg):
+                print(line)
+        elif args.action == "down":
+            stack.down(cfg)
+        elif args.action == "env":
+            for line in stack.env_lines(cfg):
+                print(line)
+        else:
+            healthy = True
+            for name, state in stack.status(cfg).items():
+                print(f"{name:9} {state}")
+                healthy &= state.startswith("answering")
+            return EXIT_OK if healthy else EXIT_FAILED
+    except stack.StackError as exc:
+        print(f"claimline stack {args.action}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- migrations and services
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from shared.runtime.migrations import SERVICES_WITH_SCHEMAS, upgrade
+
+    settings = _settings()
+    for service in args.services or SERVICES_WITH_SCHEMAS:
+        upgrade(service, settings.database_url)
+        print(f"migrated {service}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from claimline.processes import DEFAULT_PORTS
+    from shared.runtime.logging import configure_logging
+    from shared.runtime.migrations import upgrade
+
+    settings = _settings()
+    configure_logging(args.service, settings.log_level, settings.log_format)
+    schema = "queues" if args.service == "gateway" else args.service
+    upgrade(schema, settings.database_url)
+    app: Any
+    if args.service == "gateway":
+        from services.queues.gateway.app import create_app as gateway_app
+
+        app = gateway_app(settings)
+        host, port = settings.gateway_host, args.port or settings.gateway_port
+    else:
+        module = __import__(f"services.{args.service}.main", fromlist=["create_app"])
+        app = module.create_app(settings)
+        host = settings.health_host
+        port = args.port or settings.health_port or DEFAULT_PORTS[args.service]
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=20)
+    return EXIT_OK
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    from claimline import processes
+
+    if args.action == "up":
+        processes.up(args.only or list(SERVICES))
+    elif args.action == "down":
+        processes.down(args.only or list(SERVICES))
+    else:
+        return EXIT_OK if processes.status(args.only or list(SERVICES)) else EXIT_FAILED
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- registry and users
+
+
+def cmd_practices(args: argparse.Namespace) -> int:
+    from services.ingest.app import register_practice
+    from shared.runtime.db import make_engine
+
+    settings = _settings()
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await register_practice(engine, args.practice_id, args.name, args.payee_npi, args.payee_tin)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print(f"practice {args.practice_id} registered")
+    return EXIT_OK
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from services.queues.adapters.repository import create_user
+    from services.queues.domain.scope import Role
+    from shared.runtime.db import make_engine
+
+    settings = _settings()
+
+    async def run() -> str:
+        engine = make_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await create_user(conn, args.username, Role(args.role), tuple(args.practice),
+                                         tuple(args.provider), args.token)
+        finally:
+            await engine.dispose()
+
+    token = asyncio.run(run())
+    print(token)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- files
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from claimline.intake import ingest_files
+
+    return asyncio.run(ingest_files([Path(p) for p in args.files], _settings(), as_json=args.json))
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from services.ingest.domain.remit835 import Problem, parse_835
+    from services.ingest.domain.x12 import X12SyntaxError, decode
+
+    status = EXIT_OK
+    for name in args.files:
+        path = Path(name)
+        try:
+            items: Any = parse_835(decode(path.read_bytes()))
+        except X12SyntaxError as exc:
+            items = [Problem("file", exc.reason, exc.segment_position, exc.segment_id, exc.element_position,
+                             exc.expected, exc.found)]
+        except OSError as exc:
+            items = [Problem("file", f"cannot read file: {exc.strerror}")]
+        for item in items:
+            if isinstance(item, Problem):
+                status = EXIT_REJECTED
+                record = {"kind": "rejection", "file": str(path), **item.__dict__}
+            else:
+                record = {
+                    "kind": "remit_line", "file": str(path), "claim_ordinal": item.claim_ordinal,
+                    "remittance": item.remittance.model_dump(mode="json"),
+                    "claim": item.claim.model_dump(mode="json"), "line": item.line.model_dump(mode="json"),
+                }
+            print(json.dumps(record))
+    return status
+
+
+def cmd_queues(args: argparse.Namespace) -> int:
+    from claimline.demo import print_queue
+
+    token = args.token or os.environ.get("CLAIMLINE_TOKEN")
+    if not token:
+        print("claimline queues: give --token or set CLAIMLINE_TOKEN", file=sys.stderr)
+        return EXIT_FAILED
+    return print_queue(args.url, token, limit=args.limit)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from claimline.demo import run_demo
+
+    return run_demo(keep_running=not args.stop_after)
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claimline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("stack", help="the native local Kafka and PostgreSQL")
+    p.add_argument("action", choices=["up", "down", "status", "env"])
+    p.set_defaults(func=cmd_stack)
+
+    p = sub.add_parser("migrate", help="bring service schemas up to date (Alembic)")
+    p.add_argument("services", nargs="*", choices=["ingest", "denials", "auths", "queues"])
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("run", help="run one service in the foreground")
+    p.add_argument("service", choices=SERVICES)
+    p.add_argument("--port", type=int, default=None, help="HTTP port for health (or the gateway API)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("services", help="start, stop or check all services in the background")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--only", nargs="*", choices=SERVICES)
+    p.set_defaults(func=cmd_services)
+
+    p = sub.add_parser("practices", help="register a practice by its payee NPI and/or TIN")
+    p.add_argument("action", choices=["add"])
+    p.add_argument("practice_id")
+    p.add_argument("--name", required=True)
+    p.add_argument("--payee-npi")
+    p.add_argument("--payee-tin")
+    p.set_defaults(func=cmd_practices)
+
+    p = sub.add_parser("users", help="create a gateway user and print its API token")
+    p.add_argument("action", choices=["add"])
+    p.add_argument("username")
+    p.add_argument("--role", choices=["biller", "supervisor", "admin"], required=True)
+    p.add_argument("--practice", action="append", default=[])
+    p.add_argument("--provider", action="append", default=[])
+    p.add_argument("--token", help="use this token instead of a random one")
+    p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("ingest", help="store, parse and publish 835 files")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("parse", help="read X12 files without the stack; print JSON lines")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("queues", help="print the work queue the gateway shows a user")
+    p.add_argument("--token")
+    p.add_argument("--url", default=os.environ.get("CLAIMLINE_GATEWAY_URL", "http://127.0.0.1:8080"))
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_queues)
+
+    p = sub.add_parser("demo", help="start everything, ingest the sample files and show the queues")
+    p.add_argument("--stop-after", action="store_true", help="stop services and stack when done")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

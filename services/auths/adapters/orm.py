@@ -1,0 +1,41 @@
+"""The auths service's tables, in its own PostgreSQL schema `auths`."""
+
+from __future__ import annotations
+
+from sqlalchemy import ARRAY, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, func
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.runtime.db import bookkeeping_tables
+
+SCHEMA = "auths"
+metadata = MetaData(schema=SCHEMA)
+
+authorizations = Table(
+    "authorizations",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("payer_id", String(80), primary_key=True),
+    Column("auth_number", String(80), primary_key=True),
+    Column("member_id", String(80), nullable=False),
+    Column("provider_npi", String(10), nullable=True),
+    Column("procedure_codes", ARRAY(String(48)), nullable=False),
+    Column("units_authorized", Numeric(10, 2), nullable=True),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("payer_id", String(80), primary_key=True),
+    Column("claim_id", String(80), primary_key=True),
+    Column("member_id", String(80), nullable=True),
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("claim", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+processed_events, outbox = bookkeeping_tables(metadata)

@@ -1,0 +1,20 @@
+"""Thin subscribers of the auths service."""
+
+from __future__ import annotations
+
+from services.auths.app import handle_auth, handle_claim
+from shared.runtime.broker import subscriber_options
+from shared.runtime.service import ServiceRuntime
+from shared.schemas import AuthRecorded, ClaimSubmitted, topics
+
+
+def register(runtime: ServiceRuntime) -> None:
+    broker, settings, engine = runtime.broker, runtime.settings, runtime.engine
+
+    @broker.subscriber(settings.topic(topics.CLAIMS_SUBMITTED), **subscriber_options("auths", "claims"))
+    async def on_claim(claim: ClaimSubmitted) -> None:
+        await handle_claim(engine, settings, claim)
+
+    @broker.subscriber(settings.topic(topics.AUTHS_RECORDS), **subscriber_options("auths", "records"))
+    async def on_auth(auth: AuthRecorded) -> None:
+        await handle_auth(engine, settings, auth)

@@ -1,0 +1,90 @@
+"""Denials service layer: each adjudicated line gets exactly one decision, recorded and published once."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.denials.adapters.orm import decisions, outbox, processed_events
+from services.denials.domain.catalog import Catalog
+from services.denials.domain.classify import classify
+from shared.runtime.broker import PracticeMismatch
+from shared.runtime.db import enqueue, first_time, outbox_row
+from shared.runtime.settings import Settings
+from shared.schemas import LineDecision, RemitLineReceived, event_id_for, now_utc, topics
+
+CONSUMER = "denials.remit-lines"
+
+
+def decide(catalog: Catalog, event: RemitLineReceived, today: date) -> LineDecision:
+    c = classify(catalog, event, today)
+    return LineDecision(
+        event_id=event_id_for("denials.decision", str(event.event_id)),
+        occurred_at=now_utc(),
+        practice_id=event.practice_id,
+        correlation=event.correlation,
+        source_event_id=event.event_id,
+        file_id=event.file_id,
+        payer_name=event.remittance.payer_name,
+        payer_id=event.remittance.payer_id,
+        trace_number=event.remittance.trace_number,
+        patient_control_number=event.claim.patient_control_number,
+        payer_claim_control_number=event.claim.payer_claim_control_number,
+        claim_status_code=event.claim.status_code,
+        line_number=event.line.line_number,
+        procedure_code=event.line.procedure_code,
+        modifiers=event.line.modifiers,
+        service_date=event.line.service_date,
+        rendering_npi=event.claim.rendering_npi,
+        charge=event.line.charge,
+        allowed=event.line.allowed,
+        paid=event.line.paid,
+        category=c.category,
+        queue=c.queue,
+        needs_work=c.needs_work,
+        priority=c.priority,
+        amount_at_risk=c.amount_at_risk,
+        deadline=c.deadline,
+        codes=c.codes,
+        summary=c.summary,
+    )
+
+
+async def handle_remit_line(
+    engine: AsyncEngine, settings: Settings, catalog: Catalog, event: RemitLineReceived, today: date
+) -> LineDecision | None:
+    """Decide one line. Returns None when the event was already applied (a redelivery)."""
+    async with engine.begin() as conn:
+        owner = (
+            await conn.execute(
+                select(decisions.c.practice_id).where(decisions.c.source_event_id == event.event_id)
+            )
+        ).scalar_one_or_none()
+        if owner is not None and owner != event.practice_id:
+            raise PracticeMismatch(
+                f"remit line {event.event_id} was decided for another practice; refusing practice "
+                f"{event.practice_id!r}"
+            )
+        if not await first_time(conn, processed_events, CONSUMER, event.event_id):
+            return None
+        decision = decide(catalog, event, today)
+        await conn.execute(
+            pg_insert(decisions)
+            .values(
+                source_event_id=event.event_id,
+                decision_event_id=decision.event_id,
+                practice_id=decision.practice_id,
+                category=decision.category.value,
+                queue=decision.queue,
+                priority=decision.priority,
+                amount_at_risk=decision.amount_at_risk,
+                decision=decision.model_dump(mode="json"),
+                summary=decision.summary,
+            )
+            .on_conflict_do_nothing()
+        )
+        await enqueue(conn, outbox, [outbox_row(settings.topic(topics.DENIALS_DECISIONS), decision)])
+    return decision

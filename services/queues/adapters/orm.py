@@ -1,0 +1,95 @@
+"""The queues service's tables, in its own PostgreSQL schema `queues`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.runtime.db import bookkeeping_tables
+
+SCHEMA = "queues"
+metadata = MetaData(schema=SCHEMA)
+
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("item_id", Uuid, primary_key=True),
+    Column("practice_id", String(64), nullable=False),
+    Column("provider_npi", String(10), nullable=True),
+    Column("kind", String(20), nullable=False, comment="denial | rejection | auth"),
+    Column("category", String(40), nullable=False),
+    Column("queue", String(40), nullable=False),
+    Column("status", String(20), nullable=False, server_default="new"),
+    Column("priority", Integer, nullable=False),
+    Column("amount_at_risk", Numeric(14, 2), nullable=False),
+    Column("deadline", Date, nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("payer_name", Text, nullable=True),
+    Column("claim_id", Text, nullable=True),
+    Column("line_number", Integer, nullable=True),
+    Column("procedure_code", String(48), nullable=True),
+    Column("service_date", Date, nullable=True),
+    Column("file_id", String(64), nullable=True),
+    Column("source_event_id", Uuid, nullable=False),
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("assignee", String(100), nullable=True),
+    Column("detail", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_work_items_practice_priority", "practice_id", "priority", "item_id"),
+    Index("ix_work_items_priority", "priority", "item_id"),
+)
+
+remit_lines = Table(
+    "remit_lines",
+    metadata,
+    Column("source_event_id", Uuid, primary_key=True),
+    Column("practice_id", String(64), nullable=False, index=True),
+    Column("provider_npi", String(10), nullable=True),
+    Column("file_id", String(64), nullable=False),
+    Column("trace_number", Text, nullable=True),
+    Column("payer_name", Text, nullable=True),
+    Column("claim_id", Text, nullable=False),
+    Column("claim_status_code", String(4), nullable=False),
+    Column("line_number", Integer, nullable=False),
+    Column("procedure_code", String(48), nullable=False),
+    Column("modifiers", ARRAY(String(2)), nullable=False),
+    Column("service_date", Date, nullable=True),
+    Column("charge", Numeric(14, 2), nullable=False),
+    Column("allowed", Numeric(14, 2), nullable=True),
+    Column("paid", Numeric(14, 2), nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("decision", JSONB, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("role", String(20), nullable=False, comment="biller | supervisor | admin"),
+    Column("practices", ARRAY(String(64)), nullable=False, server_default="{}"),
+    Column("providers", ARRAY(String(10)), nullable=False, server_default="{}"),
+    Column("token_hash", String(64), nullable=False, unique=True, comment="sha256 of the API token"),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+processed_events, outbox = bookkeeping_tables(metadata)

@@ -1,0 +1,117 @@
+"""Scoped reads of work items. Every query is filtered by the caller's scope; there is no unscoped lookup."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.queues.adapters.orm import users, work_items
+from services.queues.domain.scope import Principal, Role, Scope
+
+MAX_PAGE = 200
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
+    if scope.practices is not None:
+        stmt = stmt.where(work_items.c.practice_id.in_(scope.practices))
+    if scope.providers:
+        stmt = stmt.where(work_items.c.provider_npi.in_(scope.providers))
+    return stmt
+
+
+def encode_cursor(priority: int, item_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{priority}:{item_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        priority, item = raw.split(":", 1)
+        return int(priority), uuid.UUID(item)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor("cursor is not one this API issued") from exc
+
+
+@dataclass(frozen=True)
+class ItemFilters:
+    practice_id: str | None = None
+    category: str | None = None
+    queue: str | None = None
+    status: str | None = None
+    kind: str | None = None
+
+
+class WorkItems:
+    def __init__(self, conn: AsyncConnection, scope: Scope):
+        self.conn = conn
+        self.scope = scope
+
+    async def list(self, filters: ItemFilters, limit: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        limit = max(1, min(limit, MAX_PAGE))
+        stmt = scoped(select(work_items), self.scope)
+        for column in ("practice_id", "category", "queue", "status", "kind"):
+            value = getattr(filters, column)
+            if value is not None:
+                stmt = stmt.where(work_items.c[column] == value)
+        if after:
+            priority, item_id = decode_cursor(after)
+            stmt = stmt.where(or_(
+                work_items.c.priority < priority,
+                and_(work_items.c.priority == priority, work_items.c.item_id > item_id),
+            ))
+        stmt = stmt.order_by(work_items.c.priority.desc(), work_items.c.item_id).limit(limit + 1)
+        rows = [dict(r._mapping) for r in await self.conn.execute(stmt)]
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1]["priority"], rows[-1]["item_id"])
+        return rows, next_cursor
+
+    async def get(self, item_id: uuid.UUID) -> dict[str, Any] | None:
+        stmt = scoped(select(work_items).where(work_items.c.item_id == item_id), self.scope)
+        row = (await self.conn.execute(stmt)).first()
+        return dict(row._mapping) if row else None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def principal_for_token(conn: AsyncConnection, token: str) -> Principal | None:
+    row = (
+        await conn.execute(select(users).where(users.c.token_hash == hash_token(token), users.c.active.is_(True)))
+    ).first()
+    if row is None:
+        return None
+    role = Role(row.role)
+    return Principal(row.username, role, Scope.for_user(role, tuple(row.practices), tuple(row.providers)))
+
+
+async def create_user(
+    conn: AsyncConnection, username: str, role: Role, practices: tuple[str, ...] = (),
+    providers: tuple[str, ...] = (), token: str | None = None,
+) -> str:
+    """Create or replace a user and return the API token (shown once; only its hash is stored)."""
+    token = token or f"cl_{secrets.token_urlsafe(32)}"
+    values = {
+        "user_id": uuid.uuid4(), "username": username, "role": role.value, "practices": list(practices),
+        "providers": list(providers), "token_hash": hash_token(token), "active": True,
+    }
+    stmt = pg_insert(users).values(**values)
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=[users.c.username],
+        set_={k: stmt.excluded[k] for k in ("role", "practices", "providers", "token_hash", "active")},
+    ))
+    return token

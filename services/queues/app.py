@@ -1,0 +1,171 @@
+"""Queues service layer: findings of the other services become work items, idempotently."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.queues.adapters.orm import processed_events, remit_lines, work_items
+from shared.runtime.broker import PracticeMismatch
+from shared.runtime.db import first_time
+from shared.schemas import AuthChecked, AuthCheckResult, IngestRejection, LineDecision, event_id_for
+
+ITEM_NAMESPACE = uuid.UUID("0b7f3a0e-3f7e-4d55-b7de-8a0c2f55c0d4")
+
+AUTH_PROBLEMS = {
+    AuthCheckResult.MISSING, AuthCheckResult.PENDING, AuthCheckResult.DENIED, AuthCheckResult.EXPIRED,
+    AuthCheckResult.NOT_YET_VALID, AuthCheckResult.DIFFERENT_PROCEDURE, AuthCheckResult.DIFFERENT_PROVIDER,
+    AuthCheckResult.UNITS_EXHAUSTED,
+}
+
+
+def item_id_for(kind: str, *identity: str) -> uuid.UUID:
+    return uuid.uuid5(ITEM_NAMESPACE, "\x1f".join((kind, *identity)))
+
+
+async def _check_owner(conn: AsyncConnection, item_id: uuid.UUID, practice_id: str) -> None:
+    owner = (
+        await conn.execute(select(work_items.c.practice_id).where(work_items.c.item_id == item_id))
+    ).scalar_one_or_none()
+    if owner is not None and owner != practice_id:
+        raise PracticeMismatch(f"work item {item_id} belongs to another practice; event names {practice_id!r}")
+
+
+async def apply_decision(engine: AsyncEngine, decision: LineDecision) -> bool:
+    """Record the line for the ERA view and, when it needs work, its work item. False on a redelivery."""
+    item_id = item_id_for("line", str(decision.source_event_id))
+    async with engine.begin() as conn:
+        await _check_owner(conn, item_id, decision.practice_id)
+        if not await first_time(conn, processed_events, "queues.decisions", decision.event_id):
+            return False
+        detail = decision.model_dump(mode="json")
+        await conn.execute(
+            pg_insert(remit_lines).values(
+                source_event_id=decision.source_event_id,
+                practice_id=decision.practice_id,
+                provider_npi=decision.rendering_npi,
+                file_id=decision.file_id,
+                trace_number=decision.trace_number,
+                payer_name=decision.payer_name,
+                claim_id=decision.patient_control_number,
+                claim_status_code=decision.claim_status_code,
+                line_number=decision.line_number,
+                procedure_code=decision.procedure_code,
+                modifiers=list(decision.modifiers),
+                service_date=decision.service_date,
+                charge=decision.charge,
+                allowed=decision.allowed,
+                paid=decision.paid,
+                category=decision.category.value,
+                summary=decision.summary,
+                decision=detail,
+            ).on_conflict_do_nothing()
+        )
+        if decision.needs_work and decision.queue:
+            await _upsert_item(conn, {
+                "item_id": item_id,
+                "practice_id": decision.practice_id,
+                "provider_npi": decision.rendering_npi,
+                "kind": "denial",
+                "category": decision.category.value,
+                "queue": decision.queue,
+                "priority": decision.priority,
+                "amount_at_risk": decision.amount_at_risk,
+                "deadline": decision.deadline,
+                "summary": decision.summary,
+                "payer_name": decision.payer_name,
+                "claim_id": decision.patient_control_number,
+                "line_number": decision.line_number,
+                "procedure_code": decision.procedure_code,
+                "service_date": decision.service_date,
+                "file_id": decision.file_id,
+                "source_event_id": decision.event_id,
+                "revision": 0,
+                "detail": detail,
+            })
+    return True
+
+
+async def apply_rejection(engine: AsyncEngine, rejection: IngestRejection) -> bool:
+    item_id = item_id_for("rejection", str(rejection.event_id))
+    loc = rejection.location
+    where = ", ".join(
+        part for part in (
+            f"interchange {loc.interchange_control}" if loc.interchange_control else "",
+            f"transaction {loc.transaction_control}" if loc.transaction_control else "",
+            f"segment {loc.segment_position} ({loc.segment_id})" if loc.segment_position else "",
+            f"element {loc.element_position}" if loc.element_position else "",
+        ) if part
+    )
+    found = f"; expected {rejection.expected}, found {rejection.found}" if rejection.expected else ""
+    async with engine.begin() as conn:
+        await _check_owner(conn, item_id, rejection.practice_id)
+        if not await first_time(conn, processed_events, "queues.rejections", rejection.event_id):
+            return False
+        await _upsert_item(conn, {
+            "item_id": item_id,
+            "practice_id": rejection.practice_id,
+            "kind": "rejection",
+            "category": "ingest_rejection",
+            "queue": "rejections",
+            "priority": 50,
+            "amount_at_risk": 0,
+            "summary": f"{rejection.file_name}: {rejection.reason} ({where or 'whole file'}){found}",
+            "file_id": rejection.file_id,
+            "source_event_id": rejection.event_id,
+            "revision": 0,
+            "detail": rejection.model_dump(mode="json"),
+        })
+    return True
+
+
+async def apply_auth_check(engine: AsyncEngine, check: AuthChecked) -> bool:
+    """One item per claim line; a later revision updates it, and a valid auth resolves it."""
+    item_id = item_id_for("auth", check.practice_id, check.payer_id, check.claim_id, str(check.line_number))
+    async with engine.begin() as conn:
+        await _check_owner(conn, item_id, check.practice_id)
+        if not await first_time(conn, processed_events, "queues.auth-checks", check.event_id):
+            return False
+        current = (
+            await conn.execute(select(work_items.c.revision).where(work_items.c.item_id == item_id))
+        ).scalar_one_or_none()
+        if current is not None and current > check.revision:
+            return True  # an older evaluation arriving late changes nothing
+        problem = check.result in AUTH_PROBLEMS
+        if current is None and not problem:
+            return True
+        await _upsert_item(conn, {
+            "item_id": item_id,
+            "practice_id": check.practice_id,
+            "provider_npi": check.rendering_npi,
+            "kind": "auth",
+            "category": "awaiting_auth" if problem else "auth_valid",
+            "queue": "authorization",
+            "status": "new" if problem else "resolved",
+            "priority": 70 if problem else 0,
+            "amount_at_risk": check.charge if problem else 0,
+            "summary": check.reason,
+            "claim_id": check.claim_id,
+            "line_number": check.line_number,
+            "procedure_code": check.procedure_code,
+            "service_date": check.service_date,
+            "source_event_id": check.event_id,
+            "revision": check.revision,
+            "detail": check.model_dump(mode="json"),
+        })
+    return True
+
+
+async def _upsert_item(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    stmt = pg_insert(work_items).values(**values)
+    keep = {"item_id", "practice_id", "created_at", "assignee"}
+    updates = {k: stmt.excluded[k] for k in values if k not in keep}
+    updates["updated_at"] = func.now()
+    await conn.execute(stmt.on_conflict_do_update(index_elements=[work_items.c.item_id], set_=updates))
+
+
+__all__ = ["apply_auth_check", "apply_decision", "apply_rejection", "event_id_for", "item_id_for"]

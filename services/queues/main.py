@@ -1,0 +1,24 @@
+"""Bootstrap of the queues consumer service (`claimline run queues`); the gateway is `claimline run gateway`."""
+
+from __future__ import annotations
+
+from faststream.asgi import AsgiFastStream
+
+from services.queues.entrypoints.consumers import register
+from shared.runtime.broker import make_broker
+from shared.runtime.db import make_engine
+from shared.runtime.service import ServiceRuntime, build_asgi
+from shared.runtime.settings import Settings, get_settings
+
+NAME = "queues"
+
+
+def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
+    settings = settings or get_settings()
+    runtime = ServiceRuntime(NAME, settings, make_broker(settings, NAME), make_engine(settings.database_url))
+    register(runtime)
+    return runtime
+
+
+def create_app(settings: Settings | None = None) -> AsgiFastStream:
+    return build_asgi(bootstrap(settings))

@@ -1,0 +1,177 @@
+"""Kafka broker factory: idempotent producer, commit after the handler, dead-letter topic for poison.
+
+Delivery rules (DESIGN.md, "Delivery"):
+- producers use `enable_idempotence=True` (acks=all);
+- subscribers commit their offset only after the handler returned, i.e. after its database commit;
+- a message that can never be processed (bad JSON, wrong schema, unknown practice, a rule that
+  crashes) is published to `<topic>.dlq` with the reason and origin in headers and then committed, so
+  the partition moves on;
+- a transient failure (database or broker unreachable) is retried: the offset is not committed and
+  the consumer seeks back to the message after a pause, so nothing is skipped while PostgreSQL restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream import BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.middlewares import AckPolicy
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Table
+
+from shared.runtime.db import claim_batch, forget
+from shared.runtime.logging import get_logger
+from shared.runtime.settings import Settings
+from shared.schemas.topics import dead_letter
+
+log = get_logger("claimline.broker")
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError, InterfaceError)
+
+
+class PermanentError(Exception):
+    """A message that will never succeed however often it is retried (it goes to the dead-letter topic)."""
+
+
+class PracticeMismatch(PermanentError):
+    """A message names a practice that is not the known owner of the object it refers to."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, PermanentError):
+        return False
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return True
+    return cause is not None and cause is not exc and is_transient(cause)
+
+
+def describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text[:2000]
+
+
+def dead_letter_middleware(broker: KafkaBroker, service: str, settings: Settings) -> Callable[..., BaseMiddleware]:
+    """Middleware factory bound to the broker it publishes dead letters with."""
+
+    class DeadLetter(BaseMiddleware):
+        async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
+            raw = msg.raw_message
+            try:
+                return await call_next(msg)
+            except Exception as exc:
+                if is_transient(exc):
+                    log.warning(
+                        "transient failure, will retry", topic=raw.topic, partition=raw.partition,
+                        offset=raw.offset, error=type(exc).__name__,
+                    )
+                    await asyncio.sleep(settings.transient_retry_seconds)
+                    raise
+                headers = {
+                    "dlq-reason": describe(exc),
+                    "dlq-error-type": type(exc).__name__,
+                    "dlq-topic": raw.topic,
+                    "dlq-partition": str(raw.partition),
+                    "dlq-offset": str(raw.offset),
+                    "dlq-consumer": service,
+                }
+                await broker.publish(
+                    raw.value if raw.value is not None else b"",
+                    topic=dead_letter(raw.topic),
+                    key=raw.key,
+                    headers=headers,
+                )
+                log.error(
+                    "message dead-lettered", topic=raw.topic, partition=raw.partition, offset=raw.offset,
+                    error=type(exc).__name__,
+                )
+                return None
+
+    return DeadLetter
+
+
+def make_broker(settings: Settings, service: str) -> KafkaBroker:
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        client_id=f"claimline-{service}",
+        logger=None,
+    )
+    broker.add_middleware(dead_letter_middleware(broker, service, settings))
+    return broker
+
+
+def subscriber_options(service: str, consumer: str) -> dict[str, Any]:
+    """Every consumer: a named group (replicas share the work), earliest offset, commit after success."""
+    return {
+        "group_id": f"claimline.{service}.{consumer}",
+        "auto_offset_reset": "earliest",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "max_poll_interval_ms": 300_000,
+    }
+
+
+def encode(payload: str) -> bytes:
+    return payload.encode()
+
+
+def decode_headers(headers: Any) -> dict[str, str]:
+    return {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in (headers or [])}
+
+
+async def relay_outbox(
+    engine: AsyncEngine,
+    outbox: Table,
+    broker: KafkaBroker,
+    settings: Settings,
+    stop: asyncio.Event,
+) -> None:
+    """Publish outbox rows in id order until `stop` is set. Safe to run in every replica."""
+    while not stop.is_set():
+        try:
+            published = await relay_once(engine, outbox, broker, settings.outbox_batch)
+        except Exception as exc:
+            log.warning("outbox relay failed, retrying", error=describe(exc))
+            published = 0
+            await asyncio.sleep(settings.transient_retry_seconds)
+        if published == 0:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=settings.outbox_idle_seconds)
+            except TimeoutError:
+                pass
+
+
+async def relay_once(engine: AsyncEngine, outbox: Table, broker: KafkaBroker, limit: int = 500) -> int:
+    """Publish one batch of outbox rows; delete them only after the broker acknowledged every one."""
+    async with engine.begin() as conn:
+        batch = await claim_batch(conn, outbox, limit)
+        if not batch:
+            return 0
+        producer_batch = []
+        for row in batch:
+            producer_batch.append(
+                await broker.publish(
+                    row.payload.encode(),
+                    topic=row.topic,
+                    key=row.key,
+                    headers={"content-type": "application/json", "event-type": row.event_type,
+                             "event-id": str(row.event_id)},
+                    no_confirm=True,
+                )
+            )
+        await asyncio.gather(*[f for f in producer_batch if f is not None])
+        await forget(conn, outbox, [row.id for row in batch])
+    return len(batch)
+
+
+def as_json(raw: bytes) -> Any:
+    return json.loads(raw)

@@ -1,0 +1,113 @@
+"""Async database engine, the idempotent-consumer record and the transactional outbox.
+
+Each service owns one PostgreSQL schema. Every service schema has the same two bookkeeping tables:
+
+- `processed_events(consumer, event_id)`: written in the same transaction as a handler's effects, so a
+  redelivered event is recognised and changes nothing;
+- `outbox`: events to publish, written in the same transaction as the change that caused them and
+  published afterwards by a relay, so a change and its event never disagree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from shared.schemas.envelope import Envelope
+
+
+def make_engine(url: str, pool_size: int = 5) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+
+
+def bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Add the processed-events and outbox tables to a service's metadata (its own schema)."""
+    processed = Table(
+        "processed_events",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", Uuid, primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", LargeBinary, nullable=False),
+        Column("event_id", Uuid, nullable=False),
+        Column("event_type", String(100), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return processed, outbox
+
+
+async def first_time(conn: AsyncConnection, processed: Table, consumer: str, event_id: uuid.UUID) -> bool:
+    """Record that `consumer` applied `event_id`. False when it already had: the caller does nothing."""
+    result = await conn.execute(
+        pg_insert(processed)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(processed.c.event_id)
+    )
+    return result.first() is not None
+
+
+def outbox_row(topic: str, event: Envelope) -> dict[str, Any]:
+    return {
+        "topic": topic,
+        "key": event.partition_key,
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "payload": event.model_dump_json(),
+    }
+
+
+async def enqueue(conn: AsyncConnection, outbox: Table, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(outbox.insert(), list(rows))
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    topic: str
+    key: bytes
+    event_id: uuid.UUID
+    event_type: str
+    payload: str
+    created_at: datetime
+
+
+async def claim_batch(conn: AsyncConnection, outbox: Table, limit: int) -> list[OutboxMessage]:
+    """Lock the oldest unpublished rows; concurrent relays (replicas) skip each other's rows."""
+    rows = await conn.execute(
+        select(outbox).order_by(outbox.c.id).limit(limit).with_for_update(skip_locked=True)
+    )
+    return [OutboxMessage(**row._mapping) for row in rows]
+
+
+async def forget(conn: AsyncConnection, outbox: Table, ids: Sequence[int]) -> None:
+    await conn.execute(delete(outbox).where(outbox.c.id.in_(list(ids))))

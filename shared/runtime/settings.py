@@ -1,0 +1,40 @@
+"""Every setting the services read, from the environment, in one place."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field("127.0.0.1:19092", alias="KAFKA_BOOTSTRAP_SERVERS")
+    database_url: str = Field(
+        "postgresql+asyncpg://claimline:claimline@127.0.0.1:55432/claimline", alias="DATABASE_URL"
+    )
+    topic_prefix: str = Field("", alias="CLAIMLINE_TOPIC_PREFIX")
+    archive_dir: Path = Field(REPO_ROOT / ".cache" / "archive", alias="CLAIMLINE_ARCHIVE_DIR")
+    log_level: str = Field("INFO", alias="CLAIMLINE_LOG_LEVEL")
+    log_format: str = Field("json", alias="CLAIMLINE_LOG_FORMAT")
+    health_host: str = Field("127.0.0.1", alias="CLAIMLINE_HEALTH_HOST")
+    health_port: int | None = Field(None, alias="CLAIMLINE_HEALTH_PORT")
+    gateway_host: str = Field("127.0.0.1", alias="CLAIMLINE_GATEWAY_HOST")
+    gateway_port: int = Field(8080, alias="CLAIMLINE_GATEWAY_PORT")
+    outbox_batch: int = Field(500, alias="CLAIMLINE_OUTBOX_BATCH")
+    outbox_idle_seconds: float = Field(0.2, alias="CLAIMLINE_OUTBOX_IDLE_SECONDS")
+    transient_retry_seconds: float = Field(1.0, alias="CLAIMLINE_TRANSIENT_RETRY_SECONDS")
+
+    def topic(self, name: str) -> str:
+        """The physical topic for a versioned contract topic (a prefix isolates test runs)."""
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,282 @@
+"""Event contracts: the only thing the services share about each other."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from shared.schemas.envelope import (
+    Carc,
+    Contract,
+    Envelope,
+    Modifier,
+    Money,
+    Npi,
+    ProcedureCode,
+    Rarc,
+)
+
+GroupCode = Literal["CO", "PR", "OA", "PI", "CR"]
+
+
+# ---------------------------------------------------------------- remittance (835)
+
+
+class Adjustment(Contract):
+    """One CAS triplet: group code, reason code (CARC), amount and optional quantity."""
+
+    group: GroupCode
+    reason: Carc
+    amount: Money
+    quantity: Money | None = None
+
+
+class PersonRef(Contract):
+    """Patient or insured as the payer reports them. Patient data: never logged."""
+
+    last_name: str | None = None
+    first_name: str | None = None
+    member_id: str | None = None
+
+
+class RemitContext(Contract):
+    """The remittance (one 835 transaction set) a line came in."""
+
+    interchange_control: str | None = None
+    transaction_control: str
+    payer_name: str | None = None
+    payer_id: str | None = None
+    payee_name: str | None = None
+    payee_npi: str | None = None
+    payee_tin: str | None = None
+    trace_number: str | None = None
+    payment_amount: Money
+    payment_method: str | None = None
+    payment_date: date | None = None
+
+
+class RemitClaim(Contract):
+    """The CLP claim a line belongs to."""
+
+    patient_control_number: str
+    status_code: str
+    charge: Money
+    paid: Money
+    patient_responsibility: Money | None = None
+    payer_claim_control_number: str | None = None
+    filing_indicator: str | None = None
+    patient: PersonRef = PersonRef()
+    rendering_npi: str | None = None
+    adjustments: tuple[Adjustment, ...] = ()
+
+
+class RemitServiceLine(Contract):
+    """One SVC service line as adjudicated."""
+
+    line_number: int = Field(ge=1)
+    qualifier: str = "HC"
+    procedure_code: ProcedureCode
+    modifiers: tuple[Modifier, ...] = ()
+    submitted_procedure_code: ProcedureCode | None = None
+    submitted_modifiers: tuple[Modifier, ...] = ()
+    charge: Money
+    paid: Money
+    units_billed: Money | None = None
+    units_paid: Money | None = None
+    service_date: date | None = None
+    line_control_number: str | None = None
+    allowed: Money | None = None
+    adjustments: tuple[Adjustment, ...] = ()
+    remarks: tuple[Rarc, ...] = ()
+
+
+class RemitLineReceived(Envelope):
+    """An adjudicated 835 service line with its claim and remittance context."""
+
+    event_type: Literal["remit.line"] = "remit.line"
+    schema_version: Literal[1] = 1
+    file_id: str
+    remittance: RemitContext
+    claim: RemitClaim
+    line: RemitServiceLine
+
+
+# ---------------------------------------------------------------- ingest rejections
+
+
+class RejectionLocation(Contract):
+    """Where in a file a problem sits. Positions are 1-based, counted in the file as received."""
+
+    interchange_control: str | None = None
+    group_control: str | None = None
+    transaction_control: str | None = None
+    segment_position: int | None = None
+    segment_id: str | None = None
+    element_position: int | None = None
+
+
+class IngestRejection(Envelope):
+    """A file, transaction or claim that could not be read, with what was expected and found."""
+
+    event_type: Literal["ingest.rejection"] = "ingest.rejection"
+    schema_version: Literal[1] = 1
+    file_id: str
+    file_name: str
+    scope: Literal["file", "interchange", "transaction", "claim"]
+    reason: str
+    expected: str | None = None
+    found: str | None = None
+    location: RejectionLocation = RejectionLocation()
+
+
+# ---------------------------------------------------------------- denials
+
+
+class LineCategory(StrEnum):
+    PAID_IN_FULL = "paid_in_full"
+    PAID_CONTRACTUAL = "paid_with_contractual_adjustment"
+    PATIENT_RESPONSIBILITY = "patient_responsibility"
+    DENIED = "denied"
+    PARTIALLY_DENIED = "partially_denied"
+    REVERSED = "reversed"
+    UNDERPAID = "underpaid"
+    NEEDS_REVIEW = "needs_review"
+
+
+class TranslatedCode(Contract):
+    kind: Literal["group", "carc", "rarc"]
+    code: str
+    known: bool
+    meaning: str
+    action: str | None = None
+
+
+class LineDecision(Envelope):
+    """What an adjudicated line means for the billing company, and where it goes to be worked."""
+
+    event_type: Literal["denials.decision"] = "denials.decision"
+    schema_version: Literal[1] = 1
+    source_event_id: uuid.UUID
+    file_id: str
+    payer_name: str | None = None
+    payer_id: str | None = None
+    trace_number: str | None = None
+    patient_control_number: str
+    payer_claim_control_number: str | None = None
+    claim_status_code: str
+    line_number: int = Field(ge=1)
+    procedure_code: ProcedureCode
+    modifiers: tuple[Modifier, ...] = ()
+    service_date: date | None = None
+    rendering_npi: str | None = None
+    charge: Money
+    allowed: Money | None = None
+    paid: Money
+    category: LineCategory
+    queue: str | None
+    needs_work: bool
+    priority: int = Field(ge=0, le=100)
+    amount_at_risk: Money
+    deadline: date | None = None
+    codes: tuple[TranslatedCode, ...] = ()
+    summary: str
+
+
+# ---------------------------------------------------------------- submitted claims (837P)
+
+
+class SubmittedLine(Contract):
+    line_number: int = Field(ge=1)
+    procedure_code: ProcedureCode
+    modifiers: tuple[Modifier, ...] = ()
+    units: Money
+    charge: Money
+    diagnosis_pointers: tuple[int, ...] = ()
+    service_date: date | None = None
+    line_control_number: str | None = None
+
+
+class ClaimSubmitted(Envelope):
+    """A professional claim as submitted to the payer (837P)."""
+
+    event_type: Literal["claims.submitted"] = "claims.submitted"
+    schema_version: Literal[1] = 1
+    file_id: str | None = None
+    claim_id: str
+    frequency_code: str = "1"
+    billing_npi: Npi
+    rendering_npi: Npi | None = None
+    payer_id: str
+    payer_name: str | None = None
+    patient: PersonRef
+    patient_birth_date: date | None = None
+    place_of_service: str | None = None
+    diagnosis_codes: tuple[str, ...] = ()
+    prior_auth_number: str | None = None
+    lines: tuple[SubmittedLine, ...]
+
+
+# ---------------------------------------------------------------- authorizations
+
+
+class AuthStatus(StrEnum):
+    REQUESTED = "requested"
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class AuthRecorded(Envelope):
+    """An authorization as another system, the gateway or a portal export reports it."""
+
+    event_type: Literal["auths.record"] = "auths.record"
+    schema_version: Literal[1] = 1
+    auth_number: str
+    payer_id: str
+    member_id: str
+    provider_npi: Npi | None = None
+    procedure_codes: tuple[ProcedureCode, ...]
+    units_authorized: Money | None = None
+    valid_from: date
+    valid_to: date
+    status: AuthStatus
+
+
+class AuthCheckResult(StrEnum):
+    NOT_REQUIRED = "not_required"
+    VALID = "valid"
+    MISSING = "missing"
+    PENDING = "pending"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    DIFFERENT_PROCEDURE = "different_procedure"
+    DIFFERENT_PROVIDER = "different_provider"
+    UNITS_EXHAUSTED = "units_exhausted"
+
+
+class AuthChecked(Envelope):
+    """Whether the authorization on one claim line is valid, re-issued whenever claim or auth changes."""
+
+    event_type: Literal["auths.check"] = "auths.check"
+    schema_version: Literal[1] = 1
+    claim_id: str
+    payer_id: str
+    line_number: int = Field(ge=1)
+    procedure_code: ProcedureCode
+    service_date: date | None = None
+    rendering_npi: str | None = None
+    charge: Money
+    result: AuthCheckResult
+    auth_number: str | None = None
+    reason: str
+    revision: int = Field(ge=0, description="grows with every re-evaluation of the same line")
+
+
+Event = RemitLineReceived | IngestRejection | LineDecision | ClaimSubmitted | AuthRecorded | AuthChecked

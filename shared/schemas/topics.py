@@ -1,0 +1,18 @@
+"""Versioned topic names. A breaking change to a contract is a new topic version, never an edit."""
+
+from __future__ import annotations
+
+REMIT_LINES = "remit.lines.v1"
+CLAIMS_SUBMITTED = "claims.submitted.v1"
+INGEST_REJECTIONS = "ingest.rejections.v1"
+DENIALS_DECISIONS = "denials.decisions.v1"
+AUTHS_RECORDS = "auths.records.v1"
+AUTHS_CHECKS = "auths.checks.v1"
+
+ALL = (REMIT_LINES, CLAIMS_SUBMITTED, INGEST_REJECTIONS, DENIALS_DECISIONS, AUTHS_RECORDS, AUTHS_CHECKS)
+
+DLQ_SUFFIX = ".dlq"
+
+
+def dead_letter(topic: str) -> str:
+    return f"{topic}{DLQ_SUFFIX}"

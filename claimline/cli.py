@@ -87,7 +87,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         app = module.create_app(settings)
         host = settings.health_host
         port = args.port or settings.health_port or DEFAULT_PORTS[args.service]
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=20)
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=20
+    )
     return EXIT_OK
 
 
@@ -135,8 +137,14 @@ def cmd_users(args: argparse.Namespace) -> int:
         engine = make_engine(settings.database_url)
         try:
             async with engine.begin() as conn:
-                return await create_user(conn, args.username, Role(args.role), tuple(args.practice),
-                                         tuple(args.provider), args.token)
+                return await create_user(
+                    conn,
+                    args.username,
+                    Role(args.role),
+                    tuple(args.practice),
+                    tuple(args.provider),
+                    args.token,
+                )
         finally:
             await engine.dispose()
 
@@ -164,8 +172,17 @@ def cmd_parse(args: argparse.Namespace) -> int:
         try:
             items: Any = parse_835(decode(path.read_bytes()))
         except X12SyntaxError as exc:
-            items = [Problem("file", exc.reason, exc.segment_position, exc.segment_id, exc.element_position,
-                             exc.expected, exc.found)]
+            items = [
+                Problem(
+                    "file",
+                    exc.reason,
+                    exc.segment_position,
+                    exc.segment_id,
+                    exc.element_position,
+                    exc.expected,
+                    exc.found,
+                )
+            ]
         except OSError as exc:
             items = [Problem("file", f"cannot read file: {exc.strerror}")]
         for item in items:
@@ -174,9 +191,12 @@ def cmd_parse(args: argparse.Namespace) -> int:
                 record = {"kind": "rejection", "file": str(path), **item.__dict__}
             else:
                 record = {
-                    "kind": "remit_line", "file": str(path), "claim_ordinal": item.claim_ordinal,
+                    "kind": "remit_line",
+                    "file": str(path),
+                    "claim_ordinal": item.claim_ordinal,
                     "remittance": item.remittance.model_dump(mode="json"),
-                    "claim": item.claim.model_dump(mode="json"), "line": item.line.model_dump(mode="json"),
+                    "claim": item.claim.model_dump(mode="json"),
+                    "line": item.line.model_dump(mode="json"),
                 }
             print(json.dumps(record))
     return status

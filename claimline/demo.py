@@ -54,10 +54,15 @@ def print_queue(url: str, token: str, limit: int = 50) -> int:
     scope = "all practices" if me["practices"] == "all" else ", ".join(me["practices"])
     total = sum((Decimal(i["amount_at_risk"]) for i in items), Decimal(0))
     print(f"\n== {me['username']} ({me['role']}, {scope}): {len(items)} open item(s), ${total} at risk")
-    print(f"{'pri':>3}  {'practice':14} {'queue':24} {'claim':10} {'code':6} {'at risk':>9}  {'deadline':10}  summary")
+    header = ("pri", "practice", "queue", "claim", "code", "at risk", "deadline", "summary")
+    print(
+        f"{header[0]:>3}  {header[1]:14} {header[2]:24} {header[3]:10} {header[4]:6} {header[5]:>9}  "
+        f"{header[6]:10}  {header[7]}"
+    )
     for i in items:
         print(
-            f"{i['priority']:>3}  {i['practice_id'][:14]:14} {i['queue'][:24]:24} {(i['claim_id'] or '-')[:10]:10} "
+            f"{i['priority']:>3}  {i['practice_id'][:14]:14} {i['queue'][:24]:24} "
+            f"{(i['claim_id'] or '-')[:10]:10} "
             f"{(i['procedure_code'] or '-')[:6]:6} {i['amount_at_risk']:>9}  {i['deadline'] or '-':10}  "
             f"{i['summary'][:110]}"
         )

@@ -14,7 +14,10 @@ from shared.runtime.settings import Settings
 
 def _describe(report: IngestReport) -> str:
     if report.duplicate:
-        return f"{report.file_name}: duplicate of a file already ingested (sha256 {report.file_id[:12]}); nothing posted"
+        return (
+            f"{report.file_name}: duplicate of a file already ingested "
+            f"(sha256 {report.file_id[:12]}); nothing posted"
+        )
     parts = [f"{report.file_name}: {report.lines} service lines"]
     if report.practices:
         parts.append("(" + ", ".join(f"{p}: {n}" for p, n in sorted(report.practices.items())) + ")")
@@ -22,11 +25,15 @@ def _describe(report: IngestReport) -> str:
         parts.append(f"{len(report.problems)} rejected part(s)")
     text = " ".join(parts)
     for p in report.problems:
-        where = ", ".join(x for x in (
-            f"segment {p.segment_position}" if p.segment_position else "",
-            p.segment_id or "",
-            f"element {p.element_position}" if p.element_position else "",
-        ) if x)
+        where = ", ".join(
+            x
+            for x in (
+                f"segment {p.segment_position}" if p.segment_position else "",
+                p.segment_id or "",
+                f"element {p.element_position}" if p.element_position else "",
+            )
+            if x
+        )
         expected = f" (expected {p.expected}, found {p.found})" if p.expected else ""
         text += f"\n  rejected {p.scope}: {p.reason}{' at ' + where if where else ''}{expected}"
     return text
@@ -50,11 +57,18 @@ async def ingest_files(paths: list[Path], settings: Settings, as_json: bool = Fa
             if report.problems:
                 status = max(status, 2)
             if as_json:
-                print(json.dumps({
-                    "file": str(path), "file_id": report.file_id, "duplicate": report.duplicate,
-                    "lines": report.lines, "practices": report.practices,
-                    "rejections": [p.__dict__ for p in report.problems],
-                }))
+                print(
+                    json.dumps(
+                        {
+                            "file": str(path),
+                            "file_id": report.file_id,
+                            "duplicate": report.duplicate,
+                            "lines": report.lines,
+                            "practices": report.practices,
+                            "rejections": [p.__dict__ for p in report.problems],
+                        }
+                    )
+                )
             else:
                 print(_describe(report))
         await broker.connect()

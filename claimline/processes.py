@@ -38,7 +38,9 @@ def _alive(pid_file: Path) -> int | None:
 
 def ready(service: str, timeout: float = 2.0) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port_of(service)}/health/ready", timeout=timeout) as r:  # noqa: S310
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port_of(service)}/health/ready", timeout=timeout
+        ) as r:
             return bool(r.status == 200)
     except OSError:
         return False
@@ -55,7 +57,10 @@ def up(services: list[str], timeout: float = 90.0) -> None:
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "claimline.cli", "run", service, "--port", str(port_of(service))],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         pid_file.write_text(str(proc.pid))
         started.append((service, proc, log))

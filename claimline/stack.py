@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -62,7 +63,16 @@ class StackConfig:
 
     @property
     def pg_dir(self) -> Path:
-        return self.state_dir / "postgres"
+        """PostgreSQL's data lives here. As root the server runs as `postgres`, which must be able to
+        enter every parent directory; when the checkout sits below a private directory the data goes
+        to a per-checkout directory under /var/tmp instead."""
+        preferred = self.state_dir / "postgres"
+        if os.geteuid() != 0 or _traversable(preferred):
+            return preferred
+        import hashlib
+
+        tag = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:10]
+        return Path("/var/tmp") / f"claimline-{tag}" / "postgres"  # noqa: S108 - fixed per checkout, mode-checked
 
     @property
     def bootstrap_servers(self) -> str:
@@ -119,13 +129,19 @@ def fetch_kafka(cfg: StackConfig) -> None:
     with log.open("w") as out:
         result = subprocess.run(
             [
-                "mvn", "-B", "-q", "-f", str(DEPLOY_KAFKA / "pom.xml"),
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(DEPLOY_KAFKA / "pom.xml"),
                 "dependency:copy-dependencies",
                 f"-Dkafka.version={cfg.kafka_version}",
                 "-DincludeScope=runtime",
                 f"-DoutputDirectory={cfg.kafka_libs}",
             ],
-            stdout=out, stderr=subprocess.STDOUT, check=False,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
         )
     if result.returncode != 0:
         raise StackError(f"kafka: Maven could not fetch the broker jars; see {log}\n{_tail(log)}")
@@ -144,10 +160,8 @@ def _kafka_answers(bootstrap: str) -> bool:
         except Exception:
             return False
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 await admin.close()
-            except Exception:  # noqa: S110 - best effort close of a probe client
-                pass
 
     return asyncio.run(probe())
 
@@ -165,7 +179,9 @@ def start_kafka(cfg: StackConfig, timeout: float = 90.0) -> None:
         )
     fetch_kafka(cfg)
     if shutil.which("java") is None:
-        raise StackError("kafka: no Java runtime found; Kafka 4.x needs Java 17+ (apt-get install openjdk-17-jre)")
+        raise StackError(
+            "kafka: no Java runtime found; Kafka 4.x needs Java 17+ (apt-get install openjdk-17-jre)"
+        )
     data = cfg.kafka_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
     props = cfg.kafka_dir / "server.properties"
@@ -182,23 +198,46 @@ def start_kafka(cfg: StackConfig, timeout: float = 90.0) -> None:
         fmt_log = cfg.kafka_dir / "format.log"
         with fmt_log.open("w") as out:
             result = subprocess.run(
-                ["java", "-Xmx256m", log4j, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "--standalone", "--ignore-formatted", "-t", cluster_id, "-c", str(props)],
-                stdout=out, stderr=subprocess.STDOUT, check=False,
+                [
+                    "java",
+                    "-Xmx256m",
+                    log4j,
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "--ignore-formatted",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(props),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
             )
         if result.returncode != 0:
             raise StackError(f"kafka: formatting KRaft storage failed; see {fmt_log}\n{_tail(fmt_log)}")
     heap = os.environ.get("CLAIMLINE_KAFKA_HEAP", "-Xms512m -Xmx1g").split()
     jvm = [
-        *heap, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
-        "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true", log4j,
+        *heap,
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:InitiatingHeapOccupancyPercent=35",
+        "-XX:+ExplicitGCInvokesConcurrent",
+        "-Djava.awt.headless=true",
+        log4j,
         f"-Dkafka.logs.dir={cfg.kafka_dir}",
     ]
     _say(f"kafka: starting Apache Kafka {cfg.kafka_version} (KRaft) on {cfg.bootstrap_servers}")
     with log.open("ab") as out:
         proc = subprocess.Popen(
             ["java", *jvm, "-cp", classpath, "kafka.Kafka", str(props)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     pid_file.write_text(str(proc.pid))
     deadline = time.monotonic() + timeout
@@ -209,7 +248,9 @@ def start_kafka(cfg: StackConfig, timeout: float = 90.0) -> None:
             _say(f"kafka: answering at {cfg.bootstrap_servers} (pid {proc.pid})")
             return
         time.sleep(0.5)
-    raise StackError(f"kafka: no answer at {cfg.bootstrap_servers} within {timeout:.0f}s; see {log}\n{_tail(log)}")
+    raise StackError(
+        f"kafka: no answer at {cfg.bootstrap_servers} within {timeout:.0f}s; see {log}\n{_tail(log)}"
+    )
 
 
 def stop_kafka(cfg: StackConfig, timeout: float = 30.0) -> None:
@@ -243,13 +284,17 @@ def install_postgres() -> Path:
     if found:
         return found
     if os.geteuid() != 0:
-        raise StackError("postgres: not installed and not running as root; run `sudo apt-get install postgresql`")
+        raise StackError(
+            "postgres: not installed and not running as root; run `sudo apt-get install postgresql`"
+        )
     _say("postgres: installing PostgreSQL from Debian's packages")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
         result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise StackError(f"postgres: `{' '.join(cmd)}` failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+            raise StackError(
+                f"postgres: `{' '.join(cmd)}` failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
     found = _pg_bin()
     if not found:
         raise StackError("postgres: installed the package but found no pg_ctl under /usr/lib/postgresql")
@@ -263,7 +308,9 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return cmd
 
 
-def _pg_answers(cfg: StackConfig, user: str = DB_USER, password: str = DB_PASSWORD, db: str = DB_NAME) -> bool:
+def _pg_answers(
+    cfg: StackConfig, user: str = DB_USER, password: str = DB_PASSWORD, db: str = DB_NAME
+) -> bool:
     import asyncpg
 
     async def probe() -> bool:
@@ -287,6 +334,7 @@ def start_postgres(cfg: StackConfig, timeout: float = 60.0) -> None:
         return
     pg_bin = install_postgres()
     cfg.pg_dir.mkdir(parents=True, exist_ok=True)
+    cfg.pg_dir.parent.chmod(cfg.pg_dir.parent.stat().st_mode | 0o711)
     socket_dir = cfg.pg_dir / "socket"
     socket_dir.mkdir(exist_ok=True)
     if os.geteuid() == 0:
@@ -299,23 +347,53 @@ def start_postgres(cfg: StackConfig, timeout: float = 60.0) -> None:
         if os.geteuid() == 0:
             shutil.chown(pwfile, "postgres", "postgres")
         result = subprocess.run(
-            _as_postgres([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--encoding=UTF8",
-                          "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
-                          f"--pwfile={pwfile}"]),
-            capture_output=True, text=True, check=False,
+            _as_postgres(
+                [
+                    str(pg_bin / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
         )
         pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
-            raise StackError(f"postgres: initdb failed in {data}:\n{result.stdout[-1500:]}{result.stderr[-1500:]}")
+            raise StackError(
+                f"postgres: initdb failed in {data}:\n{result.stdout[-1500:]}{result.stderr[-1500:]}"
+            )
     if os.geteuid() == 0 and not log.exists():
         log.touch()
         shutil.chown(log, "postgres", "postgres")
     _say(f"postgres: starting PostgreSQL ({pg_bin.parent.name}) on 127.0.0.1:{cfg.pg_port}")
     opts = f"-p {cfg.pg_port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
     result = subprocess.run(
-        _as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w",
-                      "-t", str(int(timeout)), "start"]),
-        capture_output=True, text=True, check=False,
+        _as_postgres(
+            [
+                str(pg_bin / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise StackError(f"postgres: pg_ctl start failed; see {log}\n{result.stderr[-1000:]}\n{_tail(log)}")
@@ -326,14 +404,25 @@ def start_postgres(cfg: StackConfig, timeout: float = 60.0) -> None:
             _say(f"postgres: answering at 127.0.0.1:{cfg.pg_port} as {DB_USER}/{DB_NAME}")
             return
         time.sleep(0.5)
-    raise StackError(f"postgres: no answer at 127.0.0.1:{cfg.pg_port} within {timeout:.0f}s; see {log}\n{_tail(log)}")
+    raise StackError(
+        f"postgres: no answer at 127.0.0.1:{cfg.pg_port} within {timeout:.0f}s; see {log}\n{_tail(log)}"
+    )
+
+
+def _traversable(path: Path) -> bool:
+    for parent in path.parents:
+        try:
+            if not parent.stat().st_mode & 0o001:
+                return False
+        except FileNotFoundError:
+            continue
+    return True
 
 
 def _ensure_traversable(path: Path) -> None:
     """The postgres user must be able to reach the data directory through every parent."""
     for parent in path.parents:
-        mode = parent.stat().st_mode
-        if not mode & 0o001:
+        if not parent.stat().st_mode & 0o001:
             raise StackError(
                 f"postgres: the postgres user cannot enter {parent}; set CLAIMLINE_STACK_DIR to a "
                 "directory under a world-traversable path (for example /var/tmp/claimline)"
@@ -342,9 +431,26 @@ def _ensure_traversable(path: Path) -> None:
 
 def _psql(pg_bin: Path, cfg: StackConfig, socket_dir: Path, sql: str) -> str:
     result = subprocess.run(
-        _as_postgres([str(pg_bin / "psql"), "-h", str(socket_dir), "-p", str(cfg.pg_port), "-U", "postgres",
-                      "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-tAc", sql]),
-        capture_output=True, text=True, check=False,
+        _as_postgres(
+            [
+                str(pg_bin / "psql"),
+                "-h",
+                str(socket_dir),
+                "-p",
+                str(cfg.pg_port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tAc",
+                sql,
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise StackError(f"postgres: `{sql}` failed: {result.stderr.strip()}")
@@ -352,10 +458,12 @@ def _psql(pg_bin: Path, cfg: StackConfig, socket_dir: Path, sql: str) -> str:
 
 
 def _create_role_and_db(cfg: StackConfig, pg_bin: Path, socket_dir: Path) -> None:
-    if _psql(pg_bin, cfg, socket_dir, f"SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}'") != "1":
-        _psql(pg_bin, cfg, socket_dir,
-              f"CREATE ROLE {DB_USER} LOGIN CREATEDB PASSWORD '{DB_PASSWORD}'")
-    if _psql(pg_bin, cfg, socket_dir, f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":
+    # The names and password are this module's constants, never input, so plain SQL text is safe here.
+    role_exists = f"SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}'"  # noqa: S608
+    db_exists = f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"  # noqa: S608
+    if _psql(pg_bin, cfg, socket_dir, role_exists) != "1":
+        _psql(pg_bin, cfg, socket_dir, f"CREATE ROLE {DB_USER} LOGIN CREATEDB PASSWORD '{DB_PASSWORD}'")
+    if _psql(pg_bin, cfg, socket_dir, db_exists) != "1":
         _psql(pg_bin, cfg, socket_dir, f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
 
 
@@ -367,7 +475,9 @@ def stop_postgres(cfg: StackConfig) -> None:
         return
     result = subprocess.run(
         _as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise StackError(f"postgres: pg_ctl stop failed: {result.stderr.strip()}")
@@ -395,7 +505,9 @@ def status(cfg: StackConfig) -> dict[str, str]:
     kafka = "answering" if _port_open(cfg.kafka_port) and _kafka_answers(cfg.bootstrap_servers) else "down"
     pg = "answering" if _pg_answers(cfg) else "down"
     return {
-        "kafka": f"{kafka} at {cfg.bootstrap_servers} (Apache Kafka {cfg.kafka_version}, pid {kafka_pid or '-'})",
+        "kafka": (
+            f"{kafka} at {cfg.bootstrap_servers} (Apache Kafka {cfg.kafka_version}, pid {kafka_pid or '-'})"
+        ),
         "postgres": f"{pg} at 127.0.0.1:{cfg.pg_port} (database {DB_NAME})",
     }
 

@@ -83,8 +83,27 @@ def _transaction(remit: Remit, env: Envelope) -> list[list[str]]:
     claim_totals = sum((sum((ln.paid for ln in cl.lines), Decimal(0)) for cl in remit.claims), Decimal(0))
     plb_total = sum((amount for _, _, amount in remit.plb), Decimal(0))
     total = claim_totals - plb_total
-    segs.append(["BPR", "I", _money(total), "C", "ACH", "CCP", "01", "999999999", "DA", "123456", "1512345678",
-                 "", "01", "888888888", "DA", "654321", _ymd(remit.payment_date)])
+    segs.append(
+        [
+            "BPR",
+            "I",
+            _money(total),
+            "C",
+            "ACH",
+            "CCP",
+            "01",
+            "999999999",
+            "DA",
+            "123456",
+            "1512345678",
+            "",
+            "01",
+            "888888888",
+            "DA",
+            "654321",
+            _ymd(remit.payment_date),
+        ]
+    )
     segs.append(["TRN", "1", remit.trace_number, "1512345678"])
     segs.append(["DTM", "405", _ymd(remit.payment_date)])
     segs.append(["N1", "PR", remit.payer_name])
@@ -97,9 +116,23 @@ def _transaction(remit: Remit, env: Envelope) -> list[list[str]]:
         charge = sum((ln.charge for ln in claim.lines), Decimal(0))
         paid = sum((ln.paid for ln in claim.lines), Decimal(0))
         patient = sum((a for ln in claim.lines for g, _, a in ln.adjustments if g == "PR"), Decimal(0))
-        segs.append(["CLP", claim.claim_id, claim.status, _money(charge), _money(paid), _money(patient),
-                     claim.filing_indicator, claim.payer_claim_control or f"ICN{claim.claim_id}", "11", "1"])
-        segs.append(["NM1", "QC", "1", claim.patient_last, claim.patient_first, "", "", "", "MI", claim.member_id])
+        segs.append(
+            [
+                "CLP",
+                claim.claim_id,
+                claim.status,
+                _money(charge),
+                _money(paid),
+                _money(patient),
+                claim.filing_indicator,
+                claim.payer_claim_control or f"ICN{claim.claim_id}",
+                "11",
+                "1",
+            ]
+        )
+        segs.append(
+            ["NM1", "QC", "1", claim.patient_last, claim.patient_first, "", "", "", "MI", claim.member_id]
+        )
         if claim.rendering_npi:
             segs.append(["NM1", "82", "1", "RENDERING", "DOC", "", "", "", "XX", claim.rendering_npi])
         for line in claim.lines:
@@ -137,10 +170,29 @@ def _transaction(remit: Remit, env: Envelope) -> list[list[str]]:
 def render(env: Envelope) -> str:
     e, t, nl = env.element, env.terminator, env.newline
     control = f"{env.interchange_control:09d}"
-    isa = ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", env.sender.ljust(15), "ZZ", env.receiver.ljust(15),
-           "261020", "1200", env.repetition, "00501", control, "0", "P", env.component]
+    isa = [
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        "ZZ",
+        env.sender.ljust(15),
+        "ZZ",
+        env.receiver.ljust(15),
+        "261020",
+        "1200",
+        env.repetition,
+        "00501",
+        control,
+        "0",
+        "P",
+        env.component,
+    ]
     out = [e.join(isa) + t]
-    out.append(e.join(["GS", "HP", env.sender, env.receiver, "20261020", "1200", "1", "X", "005010X221A1"]) + t)
+    out.append(
+        e.join(["GS", "HP", env.sender, env.receiver, "20261020", "1200", "1", "X", "005010X221A1"]) + t
+    )
     for remit in env.remits:
         for seg in _transaction(remit, env):
             out.append(e.join(seg) + t)

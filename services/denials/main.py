@@ -1,4 +1,7 @@
-"""Bootstrap of the denials service: `claimline run denials` or `faststream run services.denials.main:create_app --factory`."""
+"""Bootstrap of the denials service.
+
+Run it with `claimline run denials` or `faststream run services.denials.main:create_app --factory`.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +16,17 @@ from shared.runtime.broker import make_broker
 from shared.runtime.db import make_engine
 from shared.runtime.service import ServiceRuntime, build_asgi
 from shared.runtime.settings import Settings, get_settings
+from shared.schemas import topics
 
 NAME = "denials"
 
 
 def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
     settings = settings or get_settings()
-    runtime = ServiceRuntime(NAME, settings, make_broker(settings, NAME), make_engine(settings.database_url), outbox)
+    runtime = ServiceRuntime(
+        NAME, settings, make_broker(settings, NAME), make_engine(settings.database_url), outbox
+    )
+    runtime.topics = [settings.topic(t) for t in (topics.REMIT_LINES, topics.DENIALS_DECISIONS)]
     register(runtime, load_catalog(), lambda: datetime.now(UTC).date())
     return runtime
 

@@ -64,7 +64,9 @@ class PracticeDirectory:
 
 
 async def load_directory(conn: AsyncConnection) -> PracticeDirectory:
-    rows = (await conn.execute(select(practices.c.practice_id, practices.c.payee_npi, practices.c.payee_tin))).all()
+    rows = (
+        await conn.execute(select(practices.c.practice_id, practices.c.payee_npi, practices.c.payee_tin))
+    ).all()
     return PracticeDirectory(
         by_npi={r.payee_npi: r.practice_id for r in rows if r.payee_npi},
         by_tin={r.payee_tin: r.practice_id for r in rows if r.payee_tin},
@@ -84,9 +86,7 @@ def archive(settings: Settings, file_id: str, data: bytes) -> Path:
 def line_event(item: RemitLine, practice_id: str, file_id: str) -> RemitLineReceived:
     remit = item.remittance
     payer_key = remit.payer_id or remit.payer_name or "unknown-payer"
-    source = (
-        (payer_key, remit.trace_number) if remit.trace_number else (file_id, remit.transaction_control)
-    )
+    source = (payer_key, remit.trace_number) if remit.trace_number else (file_id, remit.transaction_control)
     return RemitLineReceived(
         event_id=event_id_for("remit.line", *source, str(item.claim_ordinal), str(item.line.line_number)),
         occurred_at=now_utc(),
@@ -109,7 +109,7 @@ def rejection_event(problem: Problem, file_id: str, file_name: str) -> IngestRej
         correlation=Correlation(file_id=file_id),
         file_id=file_id,
         file_name=file_name,
-        scope=problem.scope,  # type: ignore[arg-type]
+        scope=problem.scope,
         reason=problem.reason,
         expected=problem.expected,
         found=problem.found,
@@ -133,8 +133,15 @@ async def ingest_bytes(
     async with engine.begin() as conn:
         claimed = await conn.execute(
             pg_insert(files)
-            .values(file_id=file_id, file_name=file_name, size_bytes=len(data), archive_path=str(path),
-                    lines=0, rejections=0, source=source)
+            .values(
+                file_id=file_id,
+                file_name=file_name,
+                size_bytes=len(data),
+                archive_path=str(path),
+                lines=0,
+                rejections=0,
+                source=source,
+            )
             .on_conflict_do_nothing()
             .returning(files.c.file_id)
         )
@@ -147,28 +154,42 @@ async def ingest_bytes(
         try:
             text = decode(data)
         except X12SyntaxError as exc:
-            items: Any = [Problem("file", exc.reason, exc.segment_position, exc.segment_id,
-                                  exc.element_position, exc.expected, exc.found)]
+            items: Any = [
+                Problem(
+                    "file",
+                    exc.reason,
+                    exc.segment_position,
+                    exc.segment_id,
+                    exc.element_position,
+                    exc.expected,
+                    exc.found,
+                )
+            ]
         else:
             items = parse_835(text)
         for item in items:
             if isinstance(item, Problem):
                 report.problems.append(item)
-                rows.append(outbox_row(settings.topic(topics.INGEST_REJECTIONS),
-                                       rejection_event(item, file_id, file_name)))
+                rows.append(
+                    outbox_row(
+                        settings.topic(topics.INGEST_REJECTIONS), rejection_event(item, file_id, file_name)
+                    )
+                )
             else:
                 practice_id = directory.practice_for(item.remittance.payee_npi, item.remittance.payee_tin)
                 report.lines += 1
                 report.practices[practice_id] = report.practices.get(practice_id, 0) + 1
-                rows.append(outbox_row(settings.topic(topics.REMIT_LINES), line_event(item, practice_id, file_id)))
+                rows.append(
+                    outbox_row(settings.topic(topics.REMIT_LINES), line_event(item, practice_id, file_id))
+                )
             if len(rows) >= OUTBOX_CHUNK:
                 await enqueue(conn, outbox, rows)
                 rows = []
         await enqueue(conn, outbox, rows)
         await conn.execute(
-            files.update().where(files.c.file_id == file_id).values(
-                lines=report.lines, rejections=len(report.problems)
-            )
+            files.update()
+            .where(files.c.file_id == file_id)
+            .values(lines=report.lines, rejections=len(report.problems))
         )
     log.info("file ingested", file_id=file_id, lines=report.lines, rejections=len(report.problems))
     return report

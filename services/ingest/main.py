@@ -13,13 +13,18 @@ from shared.runtime.broker import make_broker
 from shared.runtime.db import make_engine
 from shared.runtime.service import ServiceRuntime, build_asgi
 from shared.runtime.settings import Settings, get_settings
+from shared.schemas import topics
 
 NAME = "ingest"
 
 
 def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
     settings = settings or get_settings()
-    return ServiceRuntime(NAME, settings, make_broker(settings, NAME), make_engine(settings.database_url), outbox)
+    runtime = ServiceRuntime(
+        NAME, settings, make_broker(settings, NAME), make_engine(settings.database_url), outbox
+    )
+    runtime.topics = [settings.topic(t) for t in (topics.REMIT_LINES, topics.INGEST_REJECTIONS)]
+    return runtime
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:

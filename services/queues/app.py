@@ -17,8 +17,13 @@ from shared.schemas import AuthChecked, AuthCheckResult, IngestRejection, LineDe
 ITEM_NAMESPACE = uuid.UUID("0b7f3a0e-3f7e-4d55-b7de-8a0c2f55c0d4")
 
 AUTH_PROBLEMS = {
-    AuthCheckResult.MISSING, AuthCheckResult.PENDING, AuthCheckResult.DENIED, AuthCheckResult.EXPIRED,
-    AuthCheckResult.NOT_YET_VALID, AuthCheckResult.DIFFERENT_PROCEDURE, AuthCheckResult.DIFFERENT_PROVIDER,
+    AuthCheckResult.MISSING,
+    AuthCheckResult.PENDING,
+    AuthCheckResult.DENIED,
+    AuthCheckResult.EXPIRED,
+    AuthCheckResult.NOT_YET_VALID,
+    AuthCheckResult.DIFFERENT_PROCEDURE,
+    AuthCheckResult.DIFFERENT_PROVIDER,
     AuthCheckResult.UNITS_EXHAUSTED,
 }
 
@@ -32,7 +37,9 @@ async def _check_owner(conn: AsyncConnection, item_id: uuid.UUID, practice_id: s
         await conn.execute(select(work_items.c.practice_id).where(work_items.c.item_id == item_id))
     ).scalar_one_or_none()
     if owner is not None and owner != practice_id:
-        raise PracticeMismatch(f"work item {item_id} belongs to another practice; event names {practice_id!r}")
+        raise PracticeMismatch(
+            f"work item {item_id} belongs to another practice; event names {practice_id!r}"
+        )
 
 
 async def apply_decision(engine: AsyncEngine, decision: LineDecision) -> bool:
@@ -44,7 +51,8 @@ async def apply_decision(engine: AsyncEngine, decision: LineDecision) -> bool:
             return False
         detail = decision.model_dump(mode="json")
         await conn.execute(
-            pg_insert(remit_lines).values(
+            pg_insert(remit_lines)
+            .values(
                 source_event_id=decision.source_event_id,
                 practice_id=decision.practice_id,
                 provider_npi=decision.rendering_npi,
@@ -63,30 +71,34 @@ async def apply_decision(engine: AsyncEngine, decision: LineDecision) -> bool:
                 category=decision.category.value,
                 summary=decision.summary,
                 decision=detail,
-            ).on_conflict_do_nothing()
+            )
+            .on_conflict_do_nothing()
         )
         if decision.needs_work and decision.queue:
-            await _upsert_item(conn, {
-                "item_id": item_id,
-                "practice_id": decision.practice_id,
-                "provider_npi": decision.rendering_npi,
-                "kind": "denial",
-                "category": decision.category.value,
-                "queue": decision.queue,
-                "priority": decision.priority,
-                "amount_at_risk": decision.amount_at_risk,
-                "deadline": decision.deadline,
-                "summary": decision.summary,
-                "payer_name": decision.payer_name,
-                "claim_id": decision.patient_control_number,
-                "line_number": decision.line_number,
-                "procedure_code": decision.procedure_code,
-                "service_date": decision.service_date,
-                "file_id": decision.file_id,
-                "source_event_id": decision.event_id,
-                "revision": 0,
-                "detail": detail,
-            })
+            await _upsert_item(
+                conn,
+                {
+                    "item_id": item_id,
+                    "practice_id": decision.practice_id,
+                    "provider_npi": decision.rendering_npi,
+                    "kind": "denial",
+                    "category": decision.category.value,
+                    "queue": decision.queue,
+                    "priority": decision.priority,
+                    "amount_at_risk": decision.amount_at_risk,
+                    "deadline": decision.deadline,
+                    "summary": decision.summary,
+                    "payer_name": decision.payer_name,
+                    "claim_id": decision.patient_control_number,
+                    "line_number": decision.line_number,
+                    "procedure_code": decision.procedure_code,
+                    "service_date": decision.service_date,
+                    "file_id": decision.file_id,
+                    "source_event_id": decision.event_id,
+                    "revision": 0,
+                    "detail": detail,
+                },
+            )
     return True
 
 
@@ -94,32 +106,37 @@ async def apply_rejection(engine: AsyncEngine, rejection: IngestRejection) -> bo
     item_id = item_id_for("rejection", str(rejection.event_id))
     loc = rejection.location
     where = ", ".join(
-        part for part in (
+        part
+        for part in (
             f"interchange {loc.interchange_control}" if loc.interchange_control else "",
             f"transaction {loc.transaction_control}" if loc.transaction_control else "",
             f"segment {loc.segment_position} ({loc.segment_id})" if loc.segment_position else "",
             f"element {loc.element_position}" if loc.element_position else "",
-        ) if part
+        )
+        if part
     )
     found = f"; expected {rejection.expected}, found {rejection.found}" if rejection.expected else ""
     async with engine.begin() as conn:
         await _check_owner(conn, item_id, rejection.practice_id)
         if not await first_time(conn, processed_events, "queues.rejections", rejection.event_id):
             return False
-        await _upsert_item(conn, {
-            "item_id": item_id,
-            "practice_id": rejection.practice_id,
-            "kind": "rejection",
-            "category": "ingest_rejection",
-            "queue": "rejections",
-            "priority": 50,
-            "amount_at_risk": 0,
-            "summary": f"{rejection.file_name}: {rejection.reason} ({where or 'whole file'}){found}",
-            "file_id": rejection.file_id,
-            "source_event_id": rejection.event_id,
-            "revision": 0,
-            "detail": rejection.model_dump(mode="json"),
-        })
+        await _upsert_item(
+            conn,
+            {
+                "item_id": item_id,
+                "practice_id": rejection.practice_id,
+                "kind": "rejection",
+                "category": "ingest_rejection",
+                "queue": "rejections",
+                "priority": 50,
+                "amount_at_risk": 0,
+                "summary": f"{rejection.file_name}: {rejection.reason} ({where or 'whole file'}){found}",
+                "file_id": rejection.file_id,
+                "source_event_id": rejection.event_id,
+                "revision": 0,
+                "detail": rejection.model_dump(mode="json"),
+            },
+        )
     return True
 
 
@@ -138,32 +155,35 @@ async def apply_auth_check(engine: AsyncEngine, check: AuthChecked) -> bool:
         problem = check.result in AUTH_PROBLEMS
         if current is None and not problem:
             return True
-        await _upsert_item(conn, {
-            "item_id": item_id,
-            "practice_id": check.practice_id,
-            "provider_npi": check.rendering_npi,
-            "kind": "auth",
-            "category": "awaiting_auth" if problem else "auth_valid",
-            "queue": "authorization",
-            "status": "new" if problem else "resolved",
-            "priority": 70 if problem else 0,
-            "amount_at_risk": check.charge if problem else 0,
-            "summary": check.reason,
-            "claim_id": check.claim_id,
-            "line_number": check.line_number,
-            "procedure_code": check.procedure_code,
-            "service_date": check.service_date,
-            "source_event_id": check.event_id,
-            "revision": check.revision,
-            "detail": check.model_dump(mode="json"),
-        })
+        await _upsert_item(
+            conn,
+            {
+                "item_id": item_id,
+                "practice_id": check.practice_id,
+                "provider_npi": check.rendering_npi,
+                "kind": "auth",
+                "category": "awaiting_auth" if problem else "auth_valid",
+                "queue": "authorization",
+                "status": "new" if problem else "resolved",
+                "priority": 70 if problem else 0,
+                "amount_at_risk": check.charge if problem else 0,
+                "summary": check.reason,
+                "claim_id": check.claim_id,
+                "line_number": check.line_number,
+                "procedure_code": check.procedure_code,
+                "service_date": check.service_date,
+                "source_event_id": check.event_id,
+                "revision": check.revision,
+                "detail": check.model_dump(mode="json"),
+            },
+        )
     return True
 
 
 async def _upsert_item(conn: AsyncConnection, values: dict[str, Any]) -> None:
     stmt = pg_insert(work_items).values(**values)
     keep = {"item_id", "practice_id", "created_at", "assignee"}
-    updates = {k: stmt.excluded[k] for k in values if k not in keep}
+    updates: dict[str, Any] = {k: stmt.excluded[k] for k in values if k not in keep}
     updates["updated_at"] = func.now()
     await conn.execute(stmt.on_conflict_do_update(index_elements=[work_items.c.item_id], set_=updates))
 

@@ -1,4 +1,7 @@
-"""Bootstrap of the queues consumer service (`claimline run queues`); the gateway is `claimline run gateway`."""
+"""Bootstrap of the queues consumer service (`claimline run queues`).
+
+The gateway API is its own process: `claimline run gateway`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from shared.runtime.broker import make_broker
 from shared.runtime.db import make_engine
 from shared.runtime.service import ServiceRuntime, build_asgi
 from shared.runtime.settings import Settings, get_settings
+from shared.schemas import topics
 
 NAME = "queues"
 
@@ -16,6 +20,9 @@ NAME = "queues"
 def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
     settings = settings or get_settings()
     runtime = ServiceRuntime(NAME, settings, make_broker(settings, NAME), make_engine(settings.database_url))
+    runtime.topics = [
+        settings.topic(t) for t in (topics.DENIALS_DECISIONS, topics.INGEST_REJECTIONS, topics.AUTHS_CHECKS)
+    ]
     register(runtime)
     return runtime
 

@@ -13,6 +13,7 @@ Delivery rules (DESIGN.md, "Delivery"):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,9 +21,9 @@ from typing import Any
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy import Table
 
 from shared.runtime.db import claim_batch, forget
 from shared.runtime.logging import get_logger
@@ -60,7 +61,9 @@ def describe(exc: BaseException) -> str:
     return text[:2000]
 
 
-def dead_letter_middleware(broker: KafkaBroker, service: str, settings: Settings) -> Callable[..., BaseMiddleware]:
+def dead_letter_middleware(
+    broker: KafkaBroker, service: str, settings: Settings
+) -> Callable[..., BaseMiddleware]:
     """Middleware factory bound to the broker it publishes dead letters with."""
 
     class DeadLetter(BaseMiddleware):
@@ -71,8 +74,11 @@ def dead_letter_middleware(broker: KafkaBroker, service: str, settings: Settings
             except Exception as exc:
                 if is_transient(exc):
                     log.warning(
-                        "transient failure, will retry", topic=raw.topic, partition=raw.partition,
-                        offset=raw.offset, error=type(exc).__name__,
+                        "transient failure, will retry",
+                        topic=raw.topic,
+                        partition=raw.partition,
+                        offset=raw.offset,
+                        error=type(exc).__name__,
                     )
                     await asyncio.sleep(settings.transient_retry_seconds)
                     raise
@@ -91,7 +97,10 @@ def dead_letter_middleware(broker: KafkaBroker, service: str, settings: Settings
                     headers=headers,
                 )
                 log.error(
-                    "message dead-lettered", topic=raw.topic, partition=raw.partition, offset=raw.offset,
+                    "message dead-lettered",
+                    topic=raw.topic,
+                    partition=raw.partition,
+                    offset=raw.offset,
                     error=type(exc).__name__,
                 )
                 return None
@@ -144,10 +153,8 @@ async def relay_outbox(
             published = 0
             await asyncio.sleep(settings.transient_retry_seconds)
         if published == 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=settings.outbox_idle_seconds)
-            except TimeoutError:
-                pass
 
 
 async def relay_once(engine: AsyncEngine, outbox: Table, broker: KafkaBroker, limit: int = 500) -> int:
@@ -163,8 +170,11 @@ async def relay_once(engine: AsyncEngine, outbox: Table, broker: KafkaBroker, li
                     row.payload.encode(),
                     topic=row.topic,
                     key=row.key,
-                    headers={"content-type": "application/json", "event-type": row.event_type,
-                             "event-id": str(row.event_id)},
+                    headers={
+                        "content-type": "application/json",
+                        "event-type": row.event_type,
+                        "event-id": str(row.event_id),
+                    },
                     no_confirm=True,
                 )
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -13,10 +13,27 @@ REDACTED = "[redacted]"
 
 PATIENT_KEYS = frozenset(
     {
-        "patient", "patient_name", "patient_first_name", "patient_last_name", "first_name",
-        "last_name", "name_first", "name_last", "middle_name", "member_id", "subscriber_id",
-        "subscriber", "insured", "insured_name", "birth_date", "date_of_birth", "dob",
-        "patient_birth_date", "ssn", "address", "phone",
+        "patient",
+        "patient_name",
+        "patient_first_name",
+        "patient_last_name",
+        "first_name",
+        "last_name",
+        "name_first",
+        "name_last",
+        "middle_name",
+        "member_id",
+        "subscriber_id",
+        "subscriber",
+        "insured",
+        "insured_name",
+        "birth_date",
+        "date_of_birth",
+        "dob",
+        "patient_birth_date",
+        "ssn",
+        "address",
+        "phone",
     }
 )
 
@@ -29,7 +46,7 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def redact_patient_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_patient_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """structlog processor: replaces every value whose key names patient data, nested dicts included."""
     return {k: (REDACTED if k.lower() in PATIENT_KEYS else _redact(v)) for k, v in event_dict.items()}
 

@@ -57,12 +57,16 @@ def run_env(metadata: MetaData, schema: str) -> None:
         engine = create_async_engine(url)
         async with engine.connect() as conn:
             # Replicas starting together must not migrate at once.
-            await conn.execute(text("SELECT pg_advisory_lock(hashtext(:s))"), {"s": f"claimline-migrate-{schema}"})
+            await conn.execute(
+                text("SELECT pg_advisory_lock(hashtext(:s))"), {"s": f"claimline-migrate-{schema}"}
+            )
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             await conn.commit()
             await conn.run_sync(do_run)
             await conn.commit()
-            await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:s))"), {"s": f"claimline-migrate-{schema}"})
+            await conn.execute(
+                text("SELECT pg_advisory_unlock(hashtext(:s))"), {"s": f"claimline-migrate-{schema}"}
+            )
         await engine.dispose()
 
     if context.is_offline_mode():

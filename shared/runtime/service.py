@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.runtime.broker import relay_outbox
 from shared.runtime.logging import get_logger
 from shared.runtime.settings import Settings
+from shared.runtime.topics_admin import ensure_topics, with_dead_letters
 
 log = get_logger("claimline.service")
 
@@ -28,7 +30,56 @@ class ServiceRuntime:
     broker: KafkaBroker
     engine: AsyncEngine
     outbox: Table | None = None
-    background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def prepare(self) -> None:
+        """Create this service's topics (and their dead-letter topics) before subscribing."""
+        if self.topics:
+            await ensure_topics(
+                self.settings.kafka_bootstrap_servers,
+                with_dead_letters(self.topics),
+                self.settings.topic_partitions,
+                self.settings.topic_replication,
+            )
+
+    async def start_background(self) -> None:
+        self._stop.clear()
+        if self.outbox is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    relay_outbox(self.engine, self.outbox, self.broker, self.settings, self._stop)
+                )
+            )
+        for job in self.background:
+            self._tasks.append(asyncio.create_task(job(self._stop)))
+        log.info("service started", topic_prefix=self.settings.topic_prefix or None)
+
+    async def stop_background(self) -> None:
+        """Let the relay finish its batch (graceful shutdown), cancel it only if it hangs."""
+        self._stop.set()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        self._tasks.clear()
+        log.info("service stopping")
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceRuntime]:
+        """Run in this event loop (tests and embedding): topics, broker, background jobs."""
+        await self.prepare()
+        await self.broker.start()
+        await self.start_background()
+        try:
+            yield self
+        finally:
+            await self.stop_background()
+            await self.broker.stop()
+            await self.engine.dispose()
 
 
 async def database_ready(engine: AsyncEngine) -> bool:
@@ -41,29 +92,6 @@ async def database_ready(engine: AsyncEngine) -> bool:
 
 
 def build_asgi(runtime: ServiceRuntime) -> AsgiFastStream:
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[Any]] = []
-
-    async def start_background() -> None:
-        stop.clear()
-        if runtime.outbox is not None:
-            tasks.append(asyncio.create_task(
-                relay_outbox(runtime.engine, runtime.outbox, runtime.broker, runtime.settings, stop)
-            ))
-        for job in runtime.background:
-            tasks.append(asyncio.create_task(job(stop)))
-        log.info("service started", topic_prefix=runtime.settings.topic_prefix or None)
-
-    async def stop_background() -> None:
-        stop.set()
-        for task in tasks:
-            try:
-                await asyncio.wait_for(task, timeout=10)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
-        tasks.clear()
-        log.info("service stopping")
-
     async def dispose() -> None:
         await runtime.engine.dispose()
 
@@ -76,13 +104,16 @@ def build_asgi(runtime: ServiceRuntime) -> AsgiFastStream:
         broker_ok = await runtime.broker.ping(timeout=2.0)
         db_ok = await database_ready(runtime.engine)
         body = f'{{"broker":{str(broker_ok).lower()},"database":{str(db_ok).lower()}}}'.encode()
-        return AsgiResponse(body, 200 if broker_ok and db_ok else 503, headers={"content-type": "application/json"})
+        return AsgiResponse(
+            body, 200 if broker_ok and db_ok else 503, headers={"content-type": "application/json"}
+        )
 
     return AsgiFastStream(
         runtime.broker,
         asgi_routes=[("/health/live", live), ("/health/ready", ready)],
-        after_startup=[start_background],
-        on_shutdown=[stop_background],
+        on_startup=[runtime.prepare],
+        after_startup=[runtime.start_background],
+        on_shutdown=[runtime.stop_background],
         after_shutdown=[dispose],
         logger=None,
     )

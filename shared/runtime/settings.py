@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "postgresql+asyncpg://claimline:claimline@127.0.0.1:55432/claimline", alias="DATABASE_URL"
     )
+    topic_partitions: int = Field(6, alias="CLAIMLINE_TOPIC_PARTITIONS")
+    topic_replication: int = Field(1, alias="CLAIMLINE_TOPIC_REPLICATION")
     topic_prefix: str = Field("", alias="CLAIMLINE_TOPIC_PREFIX")
     archive_dir: Path = Field(REPO_ROOT / ".cache" / "archive", alias="CLAIMLINE_ARCHIVE_DIR")
     log_level: str = Field("INFO", alias="CLAIMLINE_LOG_LEVEL")

@@ -36,8 +36,12 @@ def translate(catalog: Catalog, line: RemitLineReceived) -> tuple[TranslatedCode
         for kind, code in (("group", adj.group), ("carc", adj.reason)):
             entry = catalog.lookup(kind, code)
             item = TranslatedCode(
-                kind=kind, code=code, known=entry is not None,
-                meaning=entry.meaning if entry else f"Unknown {kind.upper()} code {code!r}: review it by hand.",
+                kind=kind,
+                code=code,
+                known=entry is not None,
+                meaning=entry.meaning
+                if entry
+                else f"Unknown {kind.upper()} code {code!r}: review it by hand.",
                 action=entry.action if entry else "Look the code up in the official list and route by hand.",
             )
             if item not in seen:
@@ -45,7 +49,9 @@ def translate(catalog: Catalog, line: RemitLineReceived) -> tuple[TranslatedCode
     for remark in line.line.remarks:
         entry = catalog.rarc(remark)
         item = TranslatedCode(
-            kind="rarc", code=remark, known=entry is not None,
+            kind="rarc",
+            code=remark,
+            known=entry is not None,
             meaning=entry.meaning if entry else f"Unknown RARC code {remark!r}: review it by hand.",
         )
         if item not in seen:
@@ -88,12 +94,20 @@ def classify(catalog: Catalog, event: RemitLineReceived, today: date) -> Classif
 
     if claim.status_code == REVERSAL_STATUS:
         return Classification(
-            LineCategory.REVERSED, None, False, ZERO, 0, None, codes,
+            LineCategory.REVERSED,
+            None,
+            False,
+            ZERO,
+            0,
+            None,
+            codes,
             f"Reversal of an earlier payment for {line.procedure_code}: {abs(line.paid)} taken back; "
             "the corrected claim that follows carries the new payment.",
         )
 
-    denials = [a for a in adjustments if a.group != "PR" and _category_of(catalog, a) not in EXPECTED_CATEGORIES]
+    denials = [
+        a for a in adjustments if a.group != "PR" and _category_of(catalog, a) not in EXPECTED_CATEGORIES
+    ]
     patient = [a for a in adjustments if a.group == "PR"]
     at_risk = sum((a.amount for a in denials), ZERO)
 
@@ -107,39 +121,69 @@ def classify(catalog: Catalog, event: RemitLineReceived, today: date) -> Classif
             kind, category_name = LineCategory.NEEDS_REVIEW, "review"
         meaning = entry.meaning if entry else f"unknown reason code {first.reason}"
         action = entry.action if entry else "look the code up and route it by hand"
-        verb = "Denied" if kind is LineCategory.DENIED else (
-            "Partly denied" if kind is LineCategory.PARTIALLY_DENIED else "Needs review")
+        verb = (
+            "Denied"
+            if kind is LineCategory.DENIED
+            else ("Partly denied" if kind is LineCategory.PARTIALLY_DENIED else "Needs review")
+        )
         summary = (
             f"{verb} ({first.group}-{first.reason}, ${at_risk} at risk): {meaning.rstrip('.')}. "
             f"Next: {action}"
         )
-        return Classification(kind, category_name, True, at_risk, priority_for(at_risk, days_left), deadline,
-                              codes, summary)
+        return Classification(
+            kind, category_name, True, at_risk, priority_for(at_risk, days_left), deadline, codes, summary
+        )
 
     if patient and line.paid == ZERO:
         owed = sum((a.amount for a in patient), ZERO)
         return Classification(
-            LineCategory.PATIENT_RESPONSIBILITY, None, False, ZERO, 0, None, codes,
-            f"Nothing paid; ${owed} is the patient's share (deductible, coinsurance or copay): bill the patient "
+            LineCategory.PATIENT_RESPONSIBILITY,
+            None,
+            False,
+            ZERO,
+            0,
+            None,
+            codes,
+            f"Nothing paid; ${owed} is the patient's share (deductible, coinsurance or copay): "
+            "bill the patient "
             "or the secondary payer.",
         )
     if patient:
         owed = sum((a.amount for a in patient), ZERO)
         return Classification(
-            LineCategory.PATIENT_RESPONSIBILITY, None, False, ZERO, 0, None, codes,
+            LineCategory.PATIENT_RESPONSIBILITY,
+            None,
+            False,
+            ZERO,
+            0,
+            None,
+            codes,
             f"Paid ${line.paid}; ${owed} is the patient's share: bill the patient or the secondary payer.",
         )
     if adjustments:
         return Classification(
-            LineCategory.PAID_CONTRACTUAL, None, False, ZERO, 0, None, codes,
+            LineCategory.PAID_CONTRACTUAL,
+            None,
+            False,
+            ZERO,
+            0,
+            None,
+            codes,
             f"Paid ${line.paid} of ${line.charge}; the rest is a contractual adjustment.",
         )
     if line.paid == line.charge:
-        return Classification(LineCategory.PAID_IN_FULL, None, False, ZERO, 0, None, codes,
-                              f"Paid in full: ${line.paid}.")
+        return Classification(
+            LineCategory.PAID_IN_FULL, None, False, ZERO, 0, None, codes, f"Paid in full: ${line.paid}."
+        )
     gap = line.charge - line.paid
     return Classification(
-        LineCategory.NEEDS_REVIEW, "review", True, abs(gap), priority_for(abs(gap), days_left), deadline, codes,
+        LineCategory.NEEDS_REVIEW,
+        "review",
+        True,
+        abs(gap),
+        priority_for(abs(gap), days_left),
+        deadline,
+        codes,
         f"Paid ${line.paid} of ${line.charge} with no adjustment that explains the ${gap} difference: "
         "the remittance does not balance at this line; review it.",
     )

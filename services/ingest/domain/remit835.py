@@ -50,8 +50,14 @@ class _Envelope:
 
 
 class _ClaimError(ValueError):
-    def __init__(self, reason: str, segment: Segment, element: int | None = None,
-                 expected: str | None = None, found: str | None = None):
+    def __init__(
+        self,
+        reason: str,
+        segment: Segment,
+        element: int | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.segment = segment
@@ -69,7 +75,9 @@ def money(segment: Segment, index: int, *, required: bool = True) -> Decimal | N
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise _ClaimError(f"{segment.id}{index:02d} is not a number", segment, index, "an amount", raw) from None
+        raise _ClaimError(
+            f"{segment.id}{index:02d} is not a number", segment, index, "an amount", raw
+        ) from None
     if not value.is_finite():
         raise _ClaimError(f"{segment.id}{index:02d} is not a finite number", segment, index, "an amount", raw)
     return value
@@ -80,13 +88,17 @@ def ccyymmdd(segment: Segment, index: int) -> date | None:
     if raw == "":
         return None
     try:
-        return date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8])) if len(raw) == 8 else _bad_date(segment, index)
+        return (
+            date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8])) if len(raw) == 8 else _bad_date(segment, index)
+        )
     except ValueError:
         return _bad_date(segment, index)
 
 
 def _bad_date(segment: Segment, index: int) -> date:
-    raise _ClaimError(f"{segment.id}{index:02d} is not a valid date", segment, index, "CCYYMMDD", segment.get(index))
+    raise _ClaimError(
+        f"{segment.id}{index:02d} is not a valid date", segment, index, "CCYYMMDD", segment.get(index)
+    )
 
 
 def _adjustments(segment: Segment) -> list[Adjustment]:
@@ -101,7 +113,7 @@ def _adjustments(segment: Segment) -> list[Adjustment]:
         amount = money(segment, first + 1)
         quantity = money(segment, first + 2, required=False)
         try:
-            result.append(Adjustment(group=group, reason=reason, amount=amount, quantity=quantity))  # type: ignore[arg-type]
+            result.append(Adjustment(group=group, reason=reason, amount=amount, quantity=quantity))
         except ValidationError:
             raise _ClaimError(
                 f"CAS{first:02d} is not a claim adjustment reason code", segment, first, "a CARC", reason
@@ -109,12 +121,17 @@ def _adjustments(segment: Segment) -> list[Adjustment]:
     return result
 
 
-def _procedure(value: str, delimiters: Delimiters, segment: Segment, index: int) -> tuple[str, str, tuple[str, ...]]:
+def _procedure(
+    value: str, delimiters: Delimiters, segment: Segment, index: int
+) -> tuple[str, str, tuple[str, ...]]:
     parts = value.split(delimiters.component)
     if len(parts) < 2 or not parts[1]:
         raise _ClaimError(
-            f"{segment.id}{index:02d} is not a procedure composite", segment, index,
-            "qualifier:code[:modifiers]", value,
+            f"{segment.id}{index:02d} is not a procedure composite",
+            segment,
+            index,
+            "qualifier:code[:modifiers]",
+            value,
         )
     modifiers = tuple(m for m in parts[2:6] if m)
     return parts[0], parts[1], modifiers
@@ -174,7 +191,11 @@ class _LineBuilder:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
             raise _ClaimError(
-                f"service line {self.number}: {where} {error['msg']}", self.svc, None, None, str(error.get("input"))
+                f"service line {self.number}: {where} {error['msg']}",
+                self.svc,
+                None,
+                None,
+                str(error.get("input")),
             ) from None
 
 
@@ -202,14 +223,17 @@ def _claim_lines(
         elif seg.id == "CAS":
             claim_adjustments.extend(_adjustments(seg))
         elif seg.id == "NM1" and seg.get(1) == "QC":
-            patient = PersonRef(last_name=seg.get(3) or None, first_name=seg.get(4) or None,
-                                member_id=seg.get(9) or None)
+            patient = PersonRef(
+                last_name=seg.get(3) or None, first_name=seg.get(4) or None, member_id=seg.get(9) or None
+            )
         elif seg.id == "NM1" and seg.get(1) == "IL":
             insured_member = seg.get(9) or None
         elif seg.id == "NM1" and seg.get(1) == "82" and seg.get(8) == "XX":
             rendering_npi = seg.get(9) or None
     if patient.member_id is None and insured_member:
-        patient = PersonRef(last_name=patient.last_name, first_name=patient.first_name, member_id=insured_member)
+        patient = PersonRef(
+            last_name=patient.last_name, first_name=patient.first_name, member_id=insured_member
+        )
     claim = RemitClaim(
         patient_control_number=clp.get(1),
         status_code=clp.get(2),
@@ -292,11 +316,13 @@ def _problem(scope: str, err: _ClaimError, tx: _Transaction | None) -> Problem:
 
 def _finish(tx: _Transaction, se: Segment, delimiters: Delimiters) -> Iterator[RemitLine | Problem]:
     if se.get(2) != tx.st.get(2):
-        yield _problem("transaction", _ClaimError(
-            "SE02 does not match ST02", se, 2, tx.st.get(2), se.get(2)), tx)
+        yield _problem(
+            "transaction", _ClaimError("SE02 does not match ST02", se, 2, tx.st.get(2), se.get(2)), tx
+        )
     if se.get(1) != str(tx.count):
-        yield _problem("transaction", _ClaimError(
-            "SE01 segment count is wrong", se, 1, str(tx.count), se.get(1)), tx)
+        yield _problem(
+            "transaction", _ClaimError("SE01 segment count is wrong", se, 1, str(tx.count), se.get(1)), tx
+        )
     try:
         remittance = _remittance(tx)
     except (_ClaimError, ValidationError) as exc:
@@ -310,8 +336,11 @@ def _finish(tx: _Transaction, se: Segment, delimiters: Delimiters) -> Iterator[R
             yield _problem("claim", err, tx)
             continue
         except ValidationError as exc:
-            yield _problem("claim", _ClaimError(f"claim could not be read: {exc.errors()[0]['msg']}",
-                                                claim_segments[0]), tx)
+            yield _problem(
+                "claim",
+                _ClaimError(f"claim could not be read: {exc.errors()[0]['msg']}", claim_segments[0]),
+                tx,
+            )
             continue
         for line in lines:
             yield RemitLine(remittance=remittance, claim=claim, line=line, claim_ordinal=ordinal)
@@ -323,8 +352,15 @@ def parse_835(text: str) -> Iterator[RemitLine | Problem]:
         delimiters, _ = read_delimiters(text)
         stream: Iterable[Segment] = segments(text)
     except X12SyntaxError as exc:
-        yield Problem("file", exc.reason, exc.segment_position, exc.segment_id, exc.element_position,
-                      exc.expected, exc.found)
+        yield Problem(
+            "file",
+            exc.reason,
+            exc.segment_position,
+            exc.segment_id,
+            exc.element_position,
+            exc.expected,
+            exc.found,
+        )
         return
     envelope = _Envelope()
     tx: _Transaction | None = None
@@ -338,17 +374,38 @@ def parse_835(text: str) -> Iterator[RemitLine | Problem]:
             envelope = _Envelope(envelope.interchange_control, seg.get(6), seg.get(8))
         elif seg.id == "ST":
             if tx is not None:
-                yield _problem("transaction", _ClaimError("ST before the previous SE", seg, None, "SE", "ST"), tx)
+                yield _problem(
+                    "transaction", _ClaimError("ST before the previous SE", seg, None, "SE", "ST"), tx
+                )
             if seg.get(1) != "835":
-                yield Problem("transaction", "transaction set is not an 835", seg.position, "ST", 1, "835",
-                              seg.get(1), envelope.interchange_control, envelope.group_control, seg.get(2))
+                yield Problem(
+                    "transaction",
+                    "transaction set is not an 835",
+                    seg.position,
+                    "ST",
+                    1,
+                    "835",
+                    seg.get(1),
+                    envelope.interchange_control,
+                    envelope.group_control,
+                    seg.get(2),
+                )
                 tx, skipping = None, True
                 continue
             version = seg.get(3) or envelope.version or ""
             if version not in SUPPORTED_835:
-                yield Problem("transaction", "unsupported 835 version", seg.position, "ST", 3,
-                              "005010X221A1", version, envelope.interchange_control, envelope.group_control,
-                              seg.get(2))
+                yield Problem(
+                    "transaction",
+                    "unsupported 835 version",
+                    seg.position,
+                    "ST",
+                    3,
+                    "005010X221A1",
+                    version,
+                    envelope.interchange_control,
+                    envelope.group_control,
+                    seg.get(2),
+                )
                 tx, skipping = None, True
                 continue
             tx, skipping = _Transaction(st=seg, envelope=envelope), False
@@ -370,9 +427,27 @@ def parse_835(text: str) -> Iterator[RemitLine | Problem]:
             else:
                 tx.header.append(seg)
         elif not skipping and seg.id not in ("GE", "IEA", "TA1"):
-            yield Problem("file", f"segment {seg.id} outside a transaction set", seg.position, seg.id,
-                          None, "ST", seg.id, envelope.interchange_control, envelope.group_control)
+            yield Problem(
+                "file",
+                f"segment {seg.id} outside a transaction set",
+                seg.position,
+                seg.id,
+                None,
+                "ST",
+                seg.id,
+                envelope.interchange_control,
+                envelope.group_control,
+            )
     if tx is not None:
-        yield Problem("transaction", "file ends inside a transaction set (no SE)",
-                      last.position if last else None, last.id if last else None, None, "SE", "end of file",
-                      envelope.interchange_control, envelope.group_control, tx.st.get(2))
+        yield Problem(
+            "transaction",
+            "file ends inside a transaction set (no SE)",
+            last.position if last else None,
+            last.id if last else None,
+            None,
+            "SE",
+            "end of file",
+            envelope.interchange_control,
+            envelope.group_control,
+            tx.st.get(2),
+        )

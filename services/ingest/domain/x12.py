@@ -32,8 +32,16 @@ class Segment:
 class X12SyntaxError(ValueError):
     """The file cannot be read as X12 at all (no ISA, unreadable header, wrong encoding)."""
 
-    def __init__(self, reason: str, *, segment_position: int | None = None, segment_id: str | None = None,
-                 element_position: int | None = None, expected: str | None = None, found: str | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        segment_position: int | None = None,
+        segment_id: str | None = None,
+        element_position: int | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.segment_position = segment_position
@@ -49,14 +57,16 @@ def decode(data: bytes) -> str:
         data = data[3:]
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:200]:
         raise X12SyntaxError(
-            "file is not ASCII/UTF-8 text (looks like UTF-16 or binary)", expected="ASCII or UTF-8",
+            "file is not ASCII/UTF-8 text (looks like UTF-16 or binary)",
+            expected="ASCII or UTF-8",
             found="UTF-16 or binary bytes",
         )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise X12SyntaxError(
-            f"file is not valid UTF-8 at byte {exc.start}", expected="ASCII or UTF-8",
+            f"file is not valid UTF-8 at byte {exc.start}",
+            expected="ASCII or UTF-8",
             found=f"byte 0x{data[exc.start]:02x}",
         ) from exc
 
@@ -67,27 +77,38 @@ def read_delimiters(text: str) -> tuple[Delimiters, int]:
     if start < 0 or text[:start].strip():
         found = text[:start].strip()[:20] if start > 0 else text.strip()[:20]
         raise X12SyntaxError(
-            "file does not start with an ISA interchange header", segment_position=1, expected="ISA",
+            "file does not start with an ISA interchange header",
+            segment_position=1,
+            expected="ISA",
             found=found or "(empty file)",
         )
-    header = text[start:start + ISA_LENGTH]
+    header = text[start : start + ISA_LENGTH]
     if len(header) < ISA_LENGTH:
         raise X12SyntaxError(
-            "ISA header is truncated", segment_position=1, segment_id="ISA",
-            expected=f"{ISA_LENGTH} characters", found=f"{len(header)} characters",
+            "ISA header is truncated",
+            segment_position=1,
+            segment_id="ISA",
+            expected=f"{ISA_LENGTH} characters",
+            found=f"{len(header)} characters",
         )
     element = header[3]
     parts = header.split(element)
     if len(parts) < 17:
         raise X12SyntaxError(
-            "ISA header does not have 16 elements", segment_position=1, segment_id="ISA",
-            expected="16 elements", found=f"{len(parts) - 1} elements",
+            "ISA header does not have 16 elements",
+            segment_position=1,
+            segment_id="ISA",
+            expected="16 elements",
+            found=f"{len(parts) - 1} elements",
         )
     if len("".join(parts[:16])) + 16 != ISA_LENGTH - 2 or len(parts[16]) < 1:
         raise X12SyntaxError(
             "ISA header is not fixed length, so its delimiters cannot be trusted",
-            segment_position=1, segment_id="ISA", element_position=16,
-            expected="ISA16 at character 105", found=f"ISA elements of lengths {[len(p) for p in parts[1:16]]}",
+            segment_position=1,
+            segment_id="ISA",
+            element_position=16,
+            expected="ISA16 at character 105",
+            found=f"ISA elements of lengths {[len(p) for p in parts[1:16]]}",
         )
     component = header[104]
     segment = header[105]
@@ -98,8 +119,11 @@ def read_delimiters(text: str) -> tuple[Delimiters, int]:
         repetition_sep = repetition
     if segment.isalnum() or segment == element:
         raise X12SyntaxError(
-            "segment terminator in ISA is not a delimiter", segment_position=1, segment_id="ISA",
-            expected="a punctuation or control character after ISA16", found=repr(segment),
+            "segment terminator in ISA is not a delimiter",
+            segment_position=1,
+            segment_id="ISA",
+            expected="a punctuation or control character after ISA16",
+            found=repr(segment),
         )
     return Delimiters(element, component, repetition_sep, segment), start
 

@@ -58,7 +58,9 @@ class WorkItems:
         self.conn = conn
         self.scope = scope
 
-    async def list(self, filters: ItemFilters, limit: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    async def list(
+        self, filters: ItemFilters, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         limit = max(1, min(limit, MAX_PAGE))
         stmt = scoped(select(work_items), self.scope)
         for column in ("practice_id", "category", "queue", "status", "kind"):
@@ -67,10 +69,12 @@ class WorkItems:
                 stmt = stmt.where(work_items.c[column] == value)
         if after:
             priority, item_id = decode_cursor(after)
-            stmt = stmt.where(or_(
-                work_items.c.priority < priority,
-                and_(work_items.c.priority == priority, work_items.c.item_id > item_id),
-            ))
+            stmt = stmt.where(
+                or_(
+                    work_items.c.priority < priority,
+                    and_(work_items.c.priority == priority, work_items.c.item_id > item_id),
+                )
+            )
         stmt = stmt.order_by(work_items.c.priority.desc(), work_items.c.item_id).limit(limit + 1)
         rows = [dict(r._mapping) for r in await self.conn.execute(stmt)]
         next_cursor = None
@@ -91,7 +95,9 @@ def hash_token(token: str) -> str:
 
 async def principal_for_token(conn: AsyncConnection, token: str) -> Principal | None:
     row = (
-        await conn.execute(select(users).where(users.c.token_hash == hash_token(token), users.c.active.is_(True)))
+        await conn.execute(
+            select(users).where(users.c.token_hash == hash_token(token), users.c.active.is_(True))
+        )
     ).first()
     if row is None:
         return None
@@ -100,18 +106,29 @@ async def principal_for_token(conn: AsyncConnection, token: str) -> Principal | 
 
 
 async def create_user(
-    conn: AsyncConnection, username: str, role: Role, practices: tuple[str, ...] = (),
-    providers: tuple[str, ...] = (), token: str | None = None,
+    conn: AsyncConnection,
+    username: str,
+    role: Role,
+    practices: tuple[str, ...] = (),
+    providers: tuple[str, ...] = (),
+    token: str | None = None,
 ) -> str:
     """Create or replace a user and return the API token (shown once; only its hash is stored)."""
     token = token or f"cl_{secrets.token_urlsafe(32)}"
     values = {
-        "user_id": uuid.uuid4(), "username": username, "role": role.value, "practices": list(practices),
-        "providers": list(providers), "token_hash": hash_token(token), "active": True,
+        "user_id": uuid.uuid4(),
+        "username": username,
+        "role": role.value,
+        "practices": list(practices),
+        "providers": list(providers),
+        "token_hash": hash_token(token),
+        "active": True,
     }
     stmt = pg_insert(users).values(**values)
-    await conn.execute(stmt.on_conflict_do_update(
-        index_elements=[users.c.username],
-        set_={k: stmt.excluded[k] for k in ("role", "practices", "providers", "token_hash", "active")},
-    ))
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[users.c.username],
+            set_={k: stmt.excluded[k] for k in ("role", "practices", "providers", "token_hash", "active")},
+        )
+    )
     return token

@@ -68,7 +68,9 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
     async with request.app.state.engine.connect() as conn:
         yield conn
 
+
 Conn = Annotated[AsyncConnection, Depends(connection)]
+
 
 async def current_user(
     conn: Conn, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -80,8 +82,8 @@ async def current_user(
         raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
     return principal
 
-User = Annotated[Principal, Depends(current_user)]
 
+User = Annotated[Principal, Depends(current_user)]
 
 
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
@@ -94,15 +96,20 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         if engine is None:
             await app.state.engine.dispose()
 
-    app = FastAPI(title="claimline gateway", version="1", lifespan=lifespan,
-                  responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
+    app = FastAPI(
+        title="claimline gateway",
+        version="1",
+        lifespan=lifespan,
+        responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+    )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         names = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
         return JSONResponse(
             {"error": names.get(exc.status_code, "error"), "detail": exc.detail},
-            status_code=exc.status_code, headers=getattr(exc, "headers", None),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )
 
     @app.get("/health/live", include_in_schema=False)
@@ -117,9 +124,12 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     @app.get("/v1/me")
     async def me(user: User) -> dict[str, Any]:
         """Who the token belongs to and what it may see."""
-        return {"username": user.username, "role": user.role.value,
-                "practices": list(user.scope.practices) if user.scope.practices is not None else "all",
-                "providers": list(user.scope.providers)}
+        return {
+            "username": user.username,
+            "role": user.role.value,
+            "practices": list(user.scope.practices) if user.scope.practices is not None else "all",
+            "providers": list(user.scope.providers),
+        }
 
     @app.get("/v1/work-items", response_model=WorkItemPage)
     async def list_items(

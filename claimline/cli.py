@@ -109,21 +109,45 @@ def cmd_services(args: argparse.Namespace) -> int:
 
 
 def cmd_practices(args: argparse.Namespace) -> int:
-    from services.ingest.app import register_practice
+    from services.ingest.app import PracticeSpec, RegistryConflict, list_practices, register_practice
     from shared.runtime.db import make_engine
 
     settings = _settings()
 
-    async def run() -> None:
+    async def run() -> int:
         engine = make_engine(settings.database_url)
         try:
-            await register_practice(engine, args.practice_id, args.name, args.payee_npi, args.payee_tin)
+            if args.action == "list":
+                for p in await list_practices(engine):
+                    state = "" if p.active else " (inactive)"
+                    print(
+                        f"{p.practice_id}\t{p.name}{state}\tpayee NPI {','.join(p.payee_npis) or '-'}\t"
+                        f"TIN {','.join(p.payee_tins) or '-'}\t"
+                        f"rendering NPI {','.join(p.rendering_npis) or '-'}"
+                    )
+                return EXIT_OK
+            if not args.practice_id or not args.name:
+                print("claimline practices add: give PRACTICE_ID and --name", file=sys.stderr)
+                return EXIT_FAILED
+            spec = PracticeSpec(
+                args.practice_id,
+                args.name,
+                tuple(args.payee_npi),
+                tuple(args.payee_tin),
+                tuple(args.rendering_npi),
+                not args.inactive,
+            )
+            try:
+                await register_practice(engine, settings, spec)
+            except RegistryConflict as exc:
+                print(f"claimline practices add: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+            print(f"practice {args.practice_id} registered")
+            return EXIT_OK
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
-    print(f"practice {args.practice_id} registered")
-    return EXIT_OK
+    return asyncio.run(run())
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -163,42 +187,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from services.ingest.domain.remit835 import Problem, parse_835
-    from services.ingest.domain.x12 import X12SyntaxError, decode
+    from claimline.intake import parse_records
 
     status = EXIT_OK
     for name in args.files:
-        path = Path(name)
-        try:
-            items: Any = parse_835(decode(path.read_bytes()))
-        except X12SyntaxError as exc:
-            items = [
-                Problem(
-                    "file",
-                    exc.reason,
-                    exc.segment_position,
-                    exc.segment_id,
-                    exc.element_position,
-                    exc.expected,
-                    exc.found,
-                )
-            ]
-        except OSError as exc:
-            items = [Problem("file", f"cannot read file: {exc.strerror}")]
-        for item in items:
-            if isinstance(item, Problem):
+        for record in parse_records(Path(name)):
+            if record["kind"] == "rejection":
                 status = EXIT_REJECTED
-                record = {"kind": "rejection", "file": str(path), **item.__dict__}
-            else:
-                record = {
-                    "kind": "remit_line",
-                    "file": str(path),
-                    "claim_ordinal": item.claim_ordinal,
-                    "remittance": item.remittance.model_dump(mode="json"),
-                    "claim": item.claim.model_dump(mode="json"),
-                    "line": item.line.model_dump(mode="json"),
-                }
-            print(json.dumps(record))
+            print(json.dumps(record, default=str))
     return status
 
 
@@ -243,12 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="*", choices=SERVICES)
     p.set_defaults(func=cmd_services)
 
-    p = sub.add_parser("practices", help="register a practice by its payee NPI and/or TIN")
-    p.add_argument("action", choices=["add"])
-    p.add_argument("practice_id")
-    p.add_argument("--name", required=True)
-    p.add_argument("--payee-npi")
-    p.add_argument("--payee-tin")
+    p = sub.add_parser(
+        "practices", help="the practice registry: which payee and rendering NPIs/TINs are whose"
+    )
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("practice_id", nargs="?")
+    p.add_argument("--name")
+    p.add_argument("--payee-npi", action="append", default=[])
+    p.add_argument("--payee-tin", action="append", default=[])
+    p.add_argument("--rendering-npi", action="append", default=[])
+    p.add_argument("--inactive", action="store_true", help="keep the practice but route nothing to it")
     p.set_defaults(func=cmd_practices)
 
     p = sub.add_parser("users", help="create a gateway user and print its API token")

@@ -70,17 +70,18 @@ def print_queue(url: str, token: str, limit: int = 50) -> int:
 
 
 async def _setup_registry() -> dict[str, str]:
-    from services.ingest.app import register_practice
+    from services.ingest.app import PracticeSpec, register_practice
     from services.queues.adapters.repository import create_user
     from services.queues.domain.scope import Role
     from shared.runtime.db import make_engine
     from shared.runtime.settings import Settings
 
-    engine = make_engine(Settings().database_url)
+    settings = Settings()
+    engine = make_engine(settings.database_url)
     tokens = {}
     try:
         for practice_id, name, npi, tin in PRACTICES:
-            await register_practice(engine, practice_id, name, npi, tin)
+            await register_practice(engine, settings, PracticeSpec(practice_id, name, (npi,), (tin,)))
         async with engine.begin() as conn:
             for username, role, practices in DEMO_USERS:
                 tokens[username] = await create_user(conn, username, Role(role), practices)

@@ -9,10 +9,20 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.queues.adapters.orm import processed_events, remit_lines, work_items
+from services.queues.adapters.orm import files, practices, processed_events, remit_lines, work_items
 from shared.runtime.broker import PracticeMismatch
 from shared.runtime.db import first_time
-from shared.schemas import AuthChecked, AuthCheckResult, IngestRejection, LineDecision, event_id_for
+from shared.schemas import (
+    AuthChecked,
+    AuthCheckResult,
+    FileIngested,
+    IngestRejection,
+    LineDecision,
+    PracticeRegistered,
+    ProviderAdjustmentReceived,
+    event_id_for,
+)
+from shared.schemas.money import dollars
 
 ITEM_NAMESPACE = uuid.UUID("0b7f3a0e-3f7e-4d55-b7de-8a0c2f55c0d4")
 
@@ -140,6 +150,64 @@ async def apply_rejection(engine: AsyncEngine, rejection: IngestRejection) -> bo
     return True
 
 
+PLB_MEANINGS = {
+    "WO": "overpayment recovery",
+    "FB": "forwarding balance",
+    "72": "authorized return (provider refund)",
+    "J1": "nonreimbursable",
+    "L6": "interest owed",
+    "50": "late filing charge",
+    "51": "interest penalty charge",
+    "CS": "adjustment",
+    "IR": "IRS withholding",
+    "LE": "levy",
+    "B2": "rebate",
+    "L3": "penalty",
+    "WU": "unspecified recovery",
+    "E3": "withholding",
+    "90": "early payment allowance",
+}
+
+
+async def apply_provider_adjustment(engine: AsyncEngine, adjustment: ProviderAdjustmentReceived) -> bool:
+    """A PLB amount taken back or held (positive) is money at risk; one paid out (negative) is recorded."""
+    item_id = item_id_for("plb", str(adjustment.event_id))
+    meaning = PLB_MEANINGS.get(adjustment.reason_code, f"reason {adjustment.reason_code}")
+    remit = adjustment.remittance
+    taken = adjustment.amount > 0
+    reference = f" for {adjustment.reference}" if adjustment.reference else ""
+    summary = (
+        f"Payer {'took back' if taken else 'added'} {dollars(abs(adjustment.amount))} "
+        f"({adjustment.reason_code} {meaning}){reference} on trace {remit.trace_number or '-'}"
+        + ("; find the claim it recovers and check the recoupment is right." if taken else ".")
+    )
+    async with engine.begin() as conn:
+        await _check_owner(conn, item_id, adjustment.practice_id)
+        if not await first_time(conn, processed_events, "queues.provider-adjustments", adjustment.event_id):
+            return False
+        await _upsert_item(
+            conn,
+            {
+                "item_id": item_id,
+                "practice_id": adjustment.practice_id,
+                "kind": "provider_adjustment",
+                "category": "recoupment" if taken else "provider_payment",
+                "queue": "provider_adjustments",
+                "status": "new" if taken else "resolved",
+                "priority": 55 if taken else 0,
+                "amount_at_risk": adjustment.amount if taken else 0,
+                "summary": summary,
+                "payer_name": remit.payer_name,
+                "claim_id": adjustment.reference,
+                "file_id": adjustment.file_id,
+                "source_event_id": adjustment.event_id,
+                "revision": 0,
+                "detail": adjustment.model_dump(mode="json"),
+            },
+        )
+    return True
+
+
 async def apply_auth_check(engine: AsyncEngine, check: AuthChecked) -> bool:
     """One item per claim line; a later revision updates it, and a valid auth resolves it."""
     item_id = item_id_for("auth", check.practice_id, check.payer_id, check.claim_id, str(check.line_number))
@@ -176,6 +244,71 @@ async def apply_auth_check(engine: AsyncEngine, check: AuthChecked) -> bool:
                 "revision": check.revision,
                 "detail": check.model_dump(mode="json"),
             },
+        )
+    return True
+
+
+async def apply_file(engine: AsyncEngine, event: FileIngested) -> bool:
+    """What became of a received file, for its status page; a duplicate submission only counts."""
+    async with engine.begin() as conn:
+        if not await first_time(conn, processed_events, "queues.files", event.event_id):
+            return False
+        values = {
+            "file_id": event.file_id,
+            "file_name": event.file_name,
+            "kind": event.kind,
+            "source": event.source,
+            "submitted_by": event.submitted_by,
+            "lines": event.lines,
+            "held_lines": event.held_lines,
+            "provider_adjustments": event.provider_adjustments,
+            "rejections": event.rejections,
+            "duplicate_remittances": event.duplicate_remittances,
+            "practices": event.practices,
+            "practice_ids": sorted(event.practices),
+            "received_at": event.occurred_at,
+            "last_submitted_at": event.occurred_at,
+            "duplicate_submissions": 1 if event.duplicate else 0,
+        }
+        stmt = pg_insert(files).values(**values)
+        if event.duplicate:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[files.c.file_id],
+                set_={
+                    "duplicate_submissions": files.c.duplicate_submissions + 1,
+                    "last_submitted_at": stmt.excluded.last_submitted_at,
+                },
+            )
+        else:
+            keep = {"file_id", "duplicate_submissions", "last_submitted_at"}
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[files.c.file_id], set_={k: stmt.excluded[k] for k in values if k not in keep}
+            )
+        await conn.execute(stmt)
+    return True
+
+
+async def apply_practice(engine: AsyncEngine, event: PracticeRegistered) -> bool:
+    """The queues' copy of the registry (names, identifiers); an older revision changes nothing."""
+    async with engine.begin() as conn:
+        if not await first_time(conn, processed_events, "queues.practices", event.event_id):
+            return False
+        values = {
+            "practice_id": event.practice_id,
+            "name": event.name,
+            "active": event.active,
+            "payee_npis": list(event.payee_npis),
+            "payee_tins": list(event.payee_tins),
+            "rendering_npis": list(event.rendering_npis),
+            "revision": event.revision,
+        }
+        stmt = pg_insert(practices).values(**values)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[practices.c.practice_id],
+                set_={k: stmt.excluded[k] for k in values if k != "practice_id"},
+                where=practices.c.revision < stmt.excluded.revision,
+            )
         )
     return True
 

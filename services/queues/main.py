@@ -21,7 +21,15 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
     settings = settings or get_settings()
     runtime = ServiceRuntime(NAME, settings, make_broker(settings, NAME), make_engine(settings.database_url))
     runtime.topics = [
-        settings.topic(t) for t in (topics.DENIALS_DECISIONS, topics.INGEST_REJECTIONS, topics.AUTHS_CHECKS)
+        settings.topic(t)
+        for t in (
+            topics.DENIALS_DECISIONS,
+            topics.INGEST_REJECTIONS,
+            topics.AUTHS_CHECKS,
+            topics.REMIT_PROVIDER_ADJUSTMENTS,
+            topics.INGEST_FILES,
+            topics.PRACTICES,
+        )
     ]
     register(runtime)
     return runtime

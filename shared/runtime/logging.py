@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from pydantic import BaseModel
 
 REDACTED = "[redacted]"
 
@@ -39,6 +41,10 @@ PATIENT_KEYS = frozenset(
 
 
 def _redact(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
     if isinstance(value, Mapping):
         return {k: (REDACTED if str(k).lower() in PATIENT_KEYS else _redact(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):

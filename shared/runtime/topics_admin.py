@@ -15,6 +15,14 @@ def with_dead_letters(topics: Iterable[str]) -> list[str]:
     return names + [dead_letter(t) for t in names if not t.endswith(".dlq")]
 
 
+# Raw X12 files travel whole on this topic (up to 20 MB); every other topic keeps Kafka's defaults.
+TOPIC_CONFIGS = {"ingest.raw-files.v1": {"max.message.bytes": str(25 * 1024 * 1024)}}
+
+
+def _configs(topic: str) -> dict[str, str]:
+    return next((cfg for base, cfg in TOPIC_CONFIGS.items() if topic.endswith(base)), {})
+
+
 async def ensure_topics(
     bootstrap: str, topics: Iterable[str], partitions: int = 6, replication: int = 1
 ) -> None:
@@ -26,7 +34,12 @@ async def ensure_topics(
         if not missing:
             return
         response = await admin.create_topics(
-            [NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in missing]
+            [
+                NewTopic(
+                    t, num_partitions=partitions, replication_factor=replication, topic_configs=_configs(t)
+                )
+                for t in missing
+            ]
         )
         for topic, code, message in (e[:3] for e in response.topic_errors):
             if code not in (0, TopicAlreadyExistsError.errno):  # another replica may have created it first

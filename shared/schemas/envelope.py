@@ -27,6 +27,9 @@ def event_id_for(event_type: str, *identity: str) -> uuid.UUID:
     return uuid.uuid5(EVENT_NAMESPACE, "\x1f".join((event_type, *identity)))
 
 
+MONEY_LIMIT = Decimal(10) ** 12
+
+
 def _not_float(value: object) -> object:
     if isinstance(value, float):
         raise ValueError("money must be a Decimal or a decimal string, never a float")
@@ -36,6 +39,8 @@ def _not_float(value: object) -> object:
 def _money(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("money must be a finite amount")
+    if abs(value) >= MONEY_LIMIT:
+        raise ValueError(f"money must be below {MONEY_LIMIT:,} in size")
     return value
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from shared.schemas.envelope import (
     Carc,
@@ -43,11 +44,31 @@ class PersonRef(Contract):
     member_id: str | None = None
 
 
+class Imbalance(Contract):
+    """Where a remittance does not add up: at which level, what was expected and what was found."""
+
+    level: Literal["line", "claim", "transaction"]
+    rule: str
+    expected: Money
+    found: Money
+
+    @property
+    def difference(self) -> Decimal:
+        return self.found - self.expected
+
+
 class RemitContext(Contract):
     """The remittance (one 835 transaction set) a line came in."""
 
     interchange_control: str | None = None
+    group_control: str | None = None
     transaction_control: str
+    transaction_ordinal: int = Field(1, ge=1, description="position of the transaction set in its file")
+    version: str | None = None
+    production_date: date | None = None
+    payer_refs: dict[str, str] = Field(default_factory=dict)
+    payee_refs: dict[str, str] = Field(default_factory=dict)
+    imbalance: Imbalance | None = None
     payer_name: str | None = None
     payer_id: str | None = None
     payee_name: str | None = None
@@ -57,6 +78,8 @@ class RemitContext(Contract):
     payment_amount: Money
     payment_method: str | None = None
     payment_date: date | None = None
+    credit_debit: str | None = None
+    handling_code: str | None = None
 
 
 class RemitClaim(Contract):
@@ -70,8 +93,21 @@ class RemitClaim(Contract):
     payer_claim_control_number: str | None = None
     filing_indicator: str | None = None
     patient: PersonRef = PersonRef()
+    insured: PersonRef | None = None
+    corrected_patient: PersonRef | None = None
     rendering_npi: str | None = None
+    rendering_name: str | None = None
+    facility_code: str | None = None
+    frequency_code: str | None = None
+    statement_from: date | None = None
+    statement_to: date | None = None
+    received_date: date | None = None
+    remarks: tuple[Rarc, ...] = Field(default=(), description="claim-level remarks from MOA/MIA")
+    amounts: dict[str, Money] = Field(default_factory=dict, description="AMT qualifier to amount")
+    quantities: dict[str, Money] = Field(default_factory=dict, description="QTY qualifier to quantity")
+    refs: dict[str, str] = Field(default_factory=dict, description="REF qualifier to value")
     adjustments: tuple[Adjustment, ...] = ()
+    imbalance: Imbalance | None = None
 
 
 class RemitServiceLine(Contract):
@@ -88,14 +124,22 @@ class RemitServiceLine(Contract):
     units_billed: Money | None = None
     units_paid: Money | None = None
     service_date: date | None = None
+    service_date_end: date | None = None
     line_control_number: str | None = None
     allowed: Money | None = None
+    amounts: dict[str, Money] = Field(default_factory=dict, description="AMT qualifier to amount")
+    refs: dict[str, str] = Field(default_factory=dict, description="REF qualifier to value")
     adjustments: tuple[Adjustment, ...] = ()
     remarks: tuple[Rarc, ...] = ()
+    imbalance: Imbalance | None = None
 
 
 class RemitLineReceived(Envelope):
-    """An adjudicated 835 service line with its claim and remittance context."""
+    """An adjudicated 835 service line with its claim and remittance context.
+
+    `posting` is "hold" when the remittance does not balance at any level: such a line is worked as a
+    balancing exception, never auto-posted.
+    """
 
     event_type: Literal["remit.line"] = "remit.line"
     schema_version: Literal[1] = 1
@@ -103,6 +147,62 @@ class RemitLineReceived(Envelope):
     remittance: RemitContext
     claim: RemitClaim
     line: RemitServiceLine
+    claim_ordinal: int = Field(1, ge=1)
+    posting: Literal["auto", "hold"] = "auto"
+
+
+class ProviderAdjustmentReceived(Envelope):
+    """One PLB adjustment (recoupment, interest, forwarding balance), linked to a claim when it names one."""
+
+    event_type: Literal["remit.provider_adjustment"] = "remit.provider_adjustment"
+    schema_version: Literal[1] = 1
+    file_id: str
+    remittance: RemitContext
+    provider_id: str
+    fiscal_period_date: date | None = None
+    reason_code: str
+    reference: str | None = None
+    amount: Money
+    ordinal: int = Field(ge=1, description="position of this adjustment among the transaction's PLB pairs")
+
+
+# ---------------------------------------------------------------- practice registry
+
+
+class PracticeRegistered(Envelope):
+    """A practice and the identifiers that route remittances and claims to it (latest state wins)."""
+
+    event_type: Literal["practices.registered"] = "practices.registered"
+    schema_version: Literal[1] = 1
+    name: str
+    active: bool = True
+    payee_npis: tuple[Npi, ...] = ()
+    payee_tins: tuple[Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")], ...] = ()
+    rendering_npis: tuple[Npi, ...] = ()
+    revision: int = Field(ge=0, description="grows with every change, so a late older event changes nothing")
+
+
+# ---------------------------------------------------------------- files
+
+
+class FileIngested(Envelope):
+    """What became of one received file. `practice_id` is the practice with most lines (or unassigned);
+    `practices` lists every practice the file touched."""
+
+    event_type: Literal["ingest.file"] = "ingest.file"
+    schema_version: Literal[1] = 1
+    file_id: str = Field(pattern=r"^[0-9a-f]{64}$")
+    file_name: str
+    kind: str | None = None
+    source: str
+    submitted_by: str | None = None
+    duplicate: bool
+    lines: int = Field(ge=0)
+    held_lines: int = Field(ge=0)
+    provider_adjustments: int = Field(ge=0)
+    rejections: int = Field(ge=0)
+    duplicate_remittances: int = Field(ge=0)
+    practices: dict[str, int] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- ingest rejections
@@ -127,6 +227,7 @@ class IngestRejection(Envelope):
     file_id: str
     file_name: str
     scope: Literal["file", "interchange", "transaction", "claim"]
+    file_kind: str | None = None
     reason: str
     expected: str | None = None
     found: str | None = None
@@ -279,4 +380,14 @@ class AuthChecked(Envelope):
     revision: int = Field(ge=0, description="grows with every re-evaluation of the same line")
 
 
-Event = RemitLineReceived | IngestRejection | LineDecision | ClaimSubmitted | AuthRecorded | AuthChecked
+Event = (
+    RemitLineReceived
+    | ProviderAdjustmentReceived
+    | FileIngested
+    | IngestRejection
+    | PracticeRegistered
+    | LineDecision
+    | ClaimSubmitted
+    | AuthRecorded
+    | AuthChecked
+)

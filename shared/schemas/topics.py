@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 REMIT_LINES = "remit.lines.v1"
+REMIT_PROVIDER_ADJUSTMENTS = "remit.provider-adjustments.v1"
+PRACTICES = "practices.v1"
+INGEST_FILES = "ingest.files.v1"
+INGEST_RAW_FILES = "ingest.raw-files.v1"
 CLAIMS_SUBMITTED = "claims.submitted.v1"
 INGEST_REJECTIONS = "ingest.rejections.v1"
 DENIALS_DECISIONS = "denials.decisions.v1"
 AUTHS_RECORDS = "auths.records.v1"
 AUTHS_CHECKS = "auths.checks.v1"
 
-ALL = (REMIT_LINES, CLAIMS_SUBMITTED, INGEST_REJECTIONS, DENIALS_DECISIONS, AUTHS_RECORDS, AUTHS_CHECKS)
+ALL = (
+    REMIT_LINES,
+    REMIT_PROVIDER_ADJUSTMENTS,
+    PRACTICES,
+    INGEST_FILES,
+    INGEST_RAW_FILES,
+    CLAIMS_SUBMITTED,
+    INGEST_REJECTIONS,
+    DENIALS_DECISIONS,
+    AUTHS_RECORDS,
+    AUTHS_CHECKS,
+)
 
 DLQ_SUFFIX = ".dlq"
 

@@ -21,6 +21,8 @@ def live_system(
         "CLAIMLINE_ARCHIVE_DIR": str(workdir / "archive"),
         "CLAIMLINE_OUTBOX_IDLE_SECONDS": "0.05",
         "CLAIMLINE_LOG_LEVEL": "INFO",
+        "CLAIMLINE_DROP_DIR": str(workdir / "drop"),
+        "CLAIMLINE_DROP_POLL_SECONDS": "0.2",
     }
     system = start_system(env, workdir)
     try:

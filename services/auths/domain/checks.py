@@ -61,6 +61,12 @@ class Verdict:
     reason: str
 
 
+def _rank(auth: Auth, dos: date | None) -> tuple[bool, bool, int]:
+    """Best auth first: approved, then one whose dates cover the service date, then the latest ending."""
+    covers = dos is None or auth.valid_from <= dos <= auth.valid_to
+    return (auth.status is not AuthStatus.APPROVED, not covers, -auth.valid_to.toordinal())
+
+
 def check_line(
     line: LineToCheck, auths: list[Auth], required: frozenset[str] = DEFAULT_AUTH_REQUIRED
 ) -> Verdict:
@@ -79,8 +85,7 @@ def check_line(
             AuthCheckResult.MISSING, None, f"{code} needs prior authorization and none is on file{named}."
         )
     covering = [a for a in pool if code in a.procedure_codes] or pool
-    ranked = sorted(covering, key=lambda a: (a.status != AuthStatus.APPROVED, a.valid_to), reverse=False)
-    auth = ranked[0]
+    auth = min(covering, key=lambda a: _rank(a, line.service_date))
     n = auth.auth_number
     if auth.status in (AuthStatus.REQUESTED, AuthStatus.PENDING):
         return Verdict(

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from services.denials.domain.catalog import Catalog
 from shared.schemas import Adjustment, LineCategory, RemitLineReceived, TranslatedCode
+from shared.schemas.money import dollars
 
 REVERSAL_STATUS = "22"
 DENIED_CLAIM_STATUS = "4"
@@ -59,6 +60,17 @@ def translate(catalog: Catalog, line: RemitLineReceived) -> tuple[TranslatedCode
     return tuple(seen)
 
 
+def _is_denial(catalog: Catalog, adj: Adjustment) -> bool:
+    """An adjustment someone must work: an unknown reason under any group, or a known non-contractual
+    reason outside patient responsibility."""
+    entry = catalog.carc(adj.reason)
+    if entry is None:
+        return True
+    if adj.group == "PR":
+        return False
+    return entry.category not in EXPECTED_CATEGORIES
+
+
 def _category_of(catalog: Catalog, adj: Adjustment) -> str:
     entry = catalog.carc(adj.reason)
     if entry is None:
@@ -92,6 +104,27 @@ def classify(catalog: Catalog, event: RemitLineReceived, today: date) -> Classif
     deadline = remit_date + timedelta(days=APPEAL_WINDOW_DAYS)
     days_left = (deadline - today).days
 
+    if event.posting == "hold":
+        imbalance = line.imbalance or claim.imbalance or event.remittance.imbalance
+        gap = abs(imbalance.difference) if imbalance else abs(line.charge - line.paid)
+        detail = (
+            f"at the {imbalance.level} level ({imbalance.rule}): expected {dollars(imbalance.expected)}, "
+            f"found {dollars(imbalance.found)}, off by {dollars(imbalance.difference)}"
+            if imbalance
+            else "at some level"
+        )
+        return Classification(
+            LineCategory.NEEDS_REVIEW,
+            "balancing_exception",
+            True,
+            gap,
+            priority_for(gap, days_left),
+            deadline,
+            codes,
+            f"Not auto-posted: the remittance does not balance {detail}. "
+            "Reconcile it with the payer before posting.",
+        )
+
     if claim.status_code == REVERSAL_STATUS:
         return Classification(
             LineCategory.REVERSED,
@@ -105,11 +138,9 @@ def classify(catalog: Catalog, event: RemitLineReceived, today: date) -> Classif
             "the corrected claim that follows carries the new payment.",
         )
 
-    denials = [
-        a for a in adjustments if a.group != "PR" and _category_of(catalog, a) not in EXPECTED_CATEGORIES
-    ]
-    patient = [a for a in adjustments if a.group == "PR"]
-    at_risk = sum((a.amount for a in denials), ZERO)
+    denials = [a for a in adjustments if _is_denial(catalog, a)]
+    patient = [a for a in adjustments if a.group == "PR" and not _is_denial(catalog, a)]
+    at_risk = max(ZERO, sum((a.amount for a in denials), ZERO))
 
     if denials:
         first = denials[0]
@@ -127,7 +158,7 @@ def classify(catalog: Catalog, event: RemitLineReceived, today: date) -> Classif
             else ("Partly denied" if kind is LineCategory.PARTIALLY_DENIED else "Needs review")
         )
         summary = (
-            f"{verb} ({first.group}-{first.reason}, ${at_risk} at risk): {meaning.rstrip('.')}. "
+            f"{verb} ({first.group}-{first.reason}, {dollars(at_risk)} at risk): {meaning.rstrip('.')}. "
             f"Next: {action}"
         )
         return Classification(
@@ -144,7 +175,7 @@ def classify(catalog: Catalog, event: RemitLineReceived, today: date) -> Classif
             0,
             None,
             codes,
-            f"Nothing paid; ${owed} is the patient's share (deductible, coinsurance or copay): "
+            f"Nothing paid; {dollars(owed)} is the patient's share (deductible, coinsurance or copay): "
             "bill the patient "
             "or the secondary payer.",
         )
@@ -158,7 +189,8 @@ def classify(catalog: Catalog, event: RemitLineReceived, today: date) -> Classif
             0,
             None,
             codes,
-            f"Paid ${line.paid}; ${owed} is the patient's share: bill the patient or the secondary payer.",
+            f"Paid {dollars(line.paid)}; {dollars(owed)} is the patient's share: "
+            "bill the patient or the secondary payer.",
         )
     if adjustments:
         return Classification(
@@ -169,11 +201,18 @@ def classify(catalog: Catalog, event: RemitLineReceived, today: date) -> Classif
             0,
             None,
             codes,
-            f"Paid ${line.paid} of ${line.charge}; the rest is a contractual adjustment.",
+            f"Paid {dollars(line.paid)} of {dollars(line.charge)}; the rest is a contractual adjustment.",
         )
     if line.paid == line.charge:
         return Classification(
-            LineCategory.PAID_IN_FULL, None, False, ZERO, 0, None, codes, f"Paid in full: ${line.paid}."
+            LineCategory.PAID_IN_FULL,
+            None,
+            False,
+            ZERO,
+            0,
+            None,
+            codes,
+            f"Paid in full: {dollars(line.paid)}.",
         )
     gap = line.charge - line.paid
     return Classification(
@@ -184,6 +223,7 @@ def classify(catalog: Catalog, event: RemitLineReceived, today: date) -> Classif
         priority_for(abs(gap), days_left),
         deadline,
         codes,
-        f"Paid ${line.paid} of ${line.charge} with no adjustment that explains the ${gap} difference: "
+        f"Paid {dollars(line.paid)} of {dollars(line.charge)} with no adjustment that explains "
+        f"the {dollars(gap)} difference: "
         "the remittance does not balance at this line; review it.",
     )

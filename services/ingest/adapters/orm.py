@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
+    ForeignKey,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
-    UniqueConstraint,
     func,
 )
 
@@ -31,6 +33,7 @@ files = Table(
     Column("lines", Integer, nullable=False),
     Column("rejections", Integer, nullable=False),
     Column("source", String(40), nullable=False),
+    Column("kind", String(10), nullable=True, comment="835, 837P, 999, 277CA"),
 )
 
 practices = Table(
@@ -38,11 +41,34 @@ practices = Table(
     metadata,
     Column("practice_id", String(64), primary_key=True),
     Column("name", Text, nullable=False),
-    Column("payee_npi", String(10), nullable=True),
-    Column("payee_tin", String(20), nullable=True),
+    Column("active", Boolean, nullable=False, server_default="true"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("payee_npi", name="uq_practices_payee_npi"),
-    UniqueConstraint("payee_tin", name="uq_practices_payee_tin"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+practice_identifiers = Table(
+    "practice_identifiers",
+    metadata,
+    Column("kind", String(20), primary_key=True, comment="payee_npi | payee_tin | rendering_npi"),
+    Column("value", String(20), primary_key=True),
+    Column(
+        "practice_id",
+        String(64),
+        ForeignKey("ingest.practices.practice_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+)
+
+remittances = Table(
+    "remittances",
+    metadata,
+    Column("payer_key", String(80), primary_key=True, comment="payer id, or payer name when no id is sent"),
+    Column("trace_number", String(80), primary_key=True, comment="TRN02 check or EFT trace number"),
+    Column("file_id", String(64), nullable=False),
+    Column("transaction_control", String(20), nullable=False),
+    Column("payment_amount", Numeric(14, 2), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 processed_events, outbox = bookkeeping_tables(metadata)

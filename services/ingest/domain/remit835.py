@@ -1,37 +1,41 @@
-"""835 (005010X221A1) health care claim payment/advice to service lines with their claim context.
+"""835 health care claim payment/advice to service lines, provider adjustments and precise problems.
 
-One bad claim never sinks the others: a claim that cannot be read becomes a `Problem` with its place
-in the file, and reading goes on with the next claim. A transaction whose envelope is wrong is
-reported as a problem of that transaction only.
+Reads 005010X221A1 (and the older 004010X091A1 that some payers still send) as a stream of segments:
+claims come out as they are read, so memory does not grow with the file. Balancing needs the whole
+transaction, so a first cheap pass (`scan_totals`) adds up BPR02, CLP04 and PLB per transaction;
+the second pass marks every line of a transaction that does not balance `posting="hold"`.
+
+One bad claim never sinks the others: a claim that cannot be read becomes a `Problem` with its place in
+the file, and reading goes on with the next claim.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from pathlib import Path
 
 from pydantic import ValidationError
 
-from services.ingest.domain.x12 import Delimiters, Segment, X12SyntaxError, read_delimiters, segments
-from shared.schemas import Adjustment, PersonRef, RemitClaim, RemitContext, RemitServiceLine
+from services.ingest.domain.x12 import (
+    Delimiters,
+    Problem,
+    Segment,
+    SegmentReader,
+    X12SyntaxError,
+    read_delimiters,
+    segments,
+)
+from shared.schemas import Adjustment, Imbalance, PersonRef, RemitClaim, RemitContext, RemitServiceLine
 
-SUPPORTED_835 = ("005010X221A1", "005010X221")
-
-
-@dataclass(frozen=True)
-class Problem:
-    scope: str  # file | interchange | transaction | claim
-    reason: str
-    segment_position: int | None = None
-    segment_id: str | None = None
-    element_position: int | None = None
-    expected: str | None = None
-    found: str | None = None
-    interchange_control: str | None = None
-    group_control: str | None = None
-    transaction_control: str | None = None
+SUPPORTED_835 = ("005010X221A1", "005010X221", "004010X091A1", "004010X091")
+ZERO = Decimal(0)
+CAS_AMOUNT_POSITIONS = (3, 6, 9, 12, 15, 18)
+_DECIMAL = re.compile(r"^-?(\d{1,15}(\.\d*)?|\.\d{1,15})$")
+_COMPOSITE_FALLBACK = re.compile(r"^[A-Z0-9]{2}([>:^|])\S")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,58 @@ class RemitLine:
     claim: RemitClaim
     line: RemitServiceLine
     claim_ordinal: int
+    posting: str = "auto"
+
+
+@dataclass(frozen=True)
+class ProviderAdjustment:
+    remittance: RemitContext
+    provider_id: str
+    fiscal_period_date: date | None
+    reason_code: str
+    reference: str | None
+    amount: Decimal
+    ordinal: int
+
+
+@dataclass(frozen=True)
+class TransactionTotals:
+    """What pass one adds up for one transaction set: enough to tell whether it balances."""
+
+    ordinal: int
+    control: str
+    payment: Decimal | None = None
+    claims_paid: Decimal = ZERO
+    provider_adjustments: Decimal = ZERO
+    claims: int = 0
+    lines: int = 0
+
+    @property
+    def imbalance(self) -> Imbalance | None:
+        if self.payment is None:
+            return None
+        found = self.claims_paid - self.provider_adjustments
+        if found == self.payment:
+            return None
+        return Imbalance(
+            level="transaction",
+            rule="BPR02 = sum of CLP04 - sum of PLB amounts",
+            expected=self.payment,
+            found=found,
+        )
+
+
+@dataclass(frozen=True)
+class RemittanceRead:
+    """Yielded at each SE: one remittance read, with what it contained and whether it balances."""
+
+    remittance: RemitContext
+    claims: int
+    lines: int
+    provider_adjustments: int
+
+
+Item = RemitLine | ProviderAdjustment | RemittanceRead | Problem
 
 
 @dataclass
@@ -47,9 +103,13 @@ class _Envelope:
     interchange_control: str | None = None
     group_control: str | None = None
     version: str | None = None
+    groups: int = 0
+    transactions: int = 0
 
 
-class _ClaimError(ValueError):
+class _Bad(ValueError):
+    """A value that cannot be read, with its segment and element."""
+
     def __init__(
         self,
         reason: str,
@@ -70,16 +130,11 @@ def money(segment: Segment, index: int, *, required: bool = True) -> Decimal | N
     raw = segment.get(index)
     if raw == "":
         if required:
-            raise _ClaimError(f"{segment.id}{index:02d} is required", segment, index, "an amount", "(empty)")
+            raise _Bad(f"{segment.id}{index:02d} is required", segment, index, "an amount", "(empty)")
         return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise _ClaimError(
-            f"{segment.id}{index:02d} is not a number", segment, index, "an amount", raw
-        ) from None
-    if not value.is_finite():
-        raise _ClaimError(f"{segment.id}{index:02d} is not a finite number", segment, index, "an amount", raw)
+    value = _number(raw)
+    if value is None:
+        raise _Bad(f"{segment.id}{index:02d} is not a number", segment, index, "a decimal amount", raw)
     return value
 
 
@@ -87,24 +142,18 @@ def ccyymmdd(segment: Segment, index: int) -> date | None:
     raw = segment.get(index)
     if raw == "":
         return None
-    try:
-        return (
-            date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8])) if len(raw) == 8 else _bad_date(segment, index)
-        )
-    except ValueError:
-        return _bad_date(segment, index)
-
-
-def _bad_date(segment: Segment, index: int) -> date:
-    raise _ClaimError(
-        f"{segment.id}{index:02d} is not a valid date", segment, index, "CCYYMMDD", segment.get(index)
-    )
+    if len(raw) == 8 and raw.isdigit():
+        try:
+            return date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]))
+        except ValueError:
+            pass
+    raise _Bad(f"{segment.id}{index:02d} is not a valid date", segment, index, "CCYYMMDD", raw)
 
 
 def _adjustments(segment: Segment) -> list[Adjustment]:
     group = segment.get(1)
     if group not in ("CO", "PR", "OA", "PI", "CR"):
-        raise _ClaimError("CAS01 is not a claim adjustment group code", segment, 1, "CO, PR, OA or PI", group)
+        raise _Bad("CAS01 is not a claim adjustment group code", segment, 1, "CO, PR, OA or PI", group)
     result = []
     for first in range(2, 20, 3):
         reason = segment.get(first)
@@ -115,7 +164,7 @@ def _adjustments(segment: Segment) -> list[Adjustment]:
         try:
             result.append(Adjustment(group=group, reason=reason, amount=amount, quantity=quantity))
         except ValidationError:
-            raise _ClaimError(
+            raise _Bad(
                 f"CAS{first:02d} is not a claim adjustment reason code", segment, first, "a CARC", reason
             ) from None
     return result
@@ -124,17 +173,29 @@ def _adjustments(segment: Segment) -> list[Adjustment]:
 def _procedure(
     value: str, delimiters: Delimiters, segment: Segment, index: int
 ) -> tuple[str, str, tuple[str, ...]]:
-    parts = value.split(delimiters.component)
+    separator = delimiters.component
+    if separator not in value and (match := _COMPOSITE_FALLBACK.match(value)):
+        separator = match.group(1)  # some senders use another component separator than ISA16 says
+    parts = value.split(separator)
     if len(parts) < 2 or not parts[1]:
-        raise _ClaimError(
+        raise _Bad(
             f"{segment.id}{index:02d} is not a procedure composite",
             segment,
             index,
             "qualifier:code[:modifiers]",
             value,
         )
-    modifiers = tuple(m for m in parts[2:6] if m)
-    return parts[0], parts[1], modifiers
+    return parts[0], parts[1], tuple(m for m in parts[2:6] if m)
+
+
+def _name(seg: Segment) -> PersonRef:
+    return PersonRef(
+        last_name=seg.get(3) or None, first_name=seg.get(4) or None, member_id=seg.get(9) or None
+    )
+
+
+def _sum_adjustments(adjustments: Iterable[Adjustment]) -> Decimal:
+    return sum((a.amount for a in adjustments), ZERO)
 
 
 class _LineBuilder:
@@ -142,33 +203,56 @@ class _LineBuilder:
         self.svc = svc
         self.number = number
         self.qualifier, self.code, self.modifiers = _procedure(svc.get(1), delimiters, svc, 1)
-        self.submitted: tuple[str, str, tuple[str, ...]] | None = None
-        if svc.get(6):
-            self.submitted = _procedure(svc.get(6), delimiters, svc, 6)
+        self.submitted = _procedure(svc.get(6), delimiters, svc, 6) if svc.get(6) else None
         self.charge = money(svc, 2)
         self.paid = money(svc, 3)
         self.units_paid = money(svc, 5, required=False)
         original_units = money(svc, 7, required=False)
-        self.units_billed = original_units if original_units is not None else self.units_paid
+        self.units_billed = original_units if original_units is not None else (self.units_paid or Decimal(1))
+        if self.units_paid is None:
+            self.units_paid = Decimal(1)  # SVC05 defaults to one unit when absent
         self.service_date: date | None = None
+        self.service_date_end: date | None = None
         self.line_control: str | None = None
         self.allowed: Decimal | None = None
+        self.amounts: dict[str, Decimal] = {}
+        self.refs: dict[str, str] = {}
         self.adjustments: list[Adjustment] = []
         self.remarks: list[str] = []
 
     def add(self, seg: Segment) -> None:
-        if seg.id == "DTM" and seg.get(1) in ("472", "150"):
-            self.service_date = ccyymmdd(seg, 2)
-        elif seg.id == "CAS":
+        sid = seg.id
+        if sid == "CAS":
             self.adjustments.extend(_adjustments(seg))
-        elif seg.id == "REF" and seg.get(1) == "6R":
-            self.line_control = seg.get(2) or None
-        elif seg.id == "AMT" and seg.get(1) == "B6":
-            self.allowed = money(seg, 2)
-        elif seg.id == "LQ" and seg.get(1) == "HE":
+        elif sid == "DTM":
+            qualifier = seg.get(1)
+            if qualifier in ("472", "150"):
+                self.service_date = ccyymmdd(seg, 2)
+            elif qualifier == "151":
+                self.service_date_end = ccyymmdd(seg, 2)
+        elif sid == "REF":
+            if seg.get(1) == "6R":
+                self.line_control = seg.get(2) or None
+            elif seg.get(1):
+                self.refs[seg.get(1)] = seg.get(2)
+        elif sid == "AMT":
+            amount = money(seg, 2)
+            assert amount is not None
+            self.amounts[seg.get(1)] = amount
+            if seg.get(1) == "B6":
+                self.allowed = amount
+        elif sid == "LQ" and seg.get(1) == "HE":
             self.remarks.append(seg.get(2))
 
     def build(self) -> RemitServiceLine:
+        assert self.charge is not None
+        assert self.paid is not None
+        found = self.charge - _sum_adjustments(self.adjustments)
+        imbalance = None
+        if found != self.paid:
+            imbalance = Imbalance(
+                level="line", rule="SVC02 - sum of line CAS = SVC03", expected=self.paid, found=found
+            )
         try:
             return RemitServiceLine(
                 line_number=self.number,
@@ -182,16 +266,20 @@ class _LineBuilder:
                 units_billed=self.units_billed,
                 units_paid=self.units_paid,
                 service_date=self.service_date,
+                service_date_end=self.service_date_end,
                 line_control_number=self.line_control,
                 allowed=self.allowed,
+                amounts=self.amounts,
+                refs=self.refs,
                 adjustments=tuple(self.adjustments),
                 remarks=tuple(self.remarks),
+                imbalance=imbalance,
             )
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
-            raise _ClaimError(
-                f"service line {self.number}: {where} {error['msg']}",
+            raise _Bad(
+                f"service line {self.number}: {where}: {error['msg']}",
                 self.svc,
                 None,
                 None,
@@ -199,107 +287,188 @@ class _LineBuilder:
             ) from None
 
 
-def _claim_lines(
+def read_claim(
     claim_segments: list[Segment], delimiters: Delimiters
 ) -> tuple[RemitClaim, list[RemitServiceLine]]:
+    """One CLP loop (CLP and everything up to the next CLP) to the claim and its service lines."""
     clp = claim_segments[0]
     if not clp.get(1):
-        raise _ClaimError("CLP01 patient control number is required", clp, 1, "a claim id", "(empty)")
+        raise _Bad("CLP01 patient control number is required", clp, 1, "a claim id", "(empty)")
     if not clp.get(2):
-        raise _ClaimError("CLP02 claim status is required", clp, 2, "a claim status code", "(empty)")
-    charge = money(clp, 3)
-    paid = money(clp, 4)
-    patient_resp = money(clp, 5, required=False)
-    patient = PersonRef()
-    insured_member: str | None = None
-    rendering_npi: str | None = None
+        raise _Bad("CLP02 claim status is required", clp, 2, "a claim status code", "(empty)")
+    charge, paid = money(clp, 3), money(clp, 4)
+    assert charge is not None
+    assert paid is not None
+    info: dict[str, object] = {}
     claim_adjustments: list[Adjustment] = []
+    remarks: list[str] = []
+    amounts: dict[str, Decimal] = {}
+    quantities: dict[str, Decimal] = {}
+    refs: dict[str, str] = {}
     lines: list[_LineBuilder] = []
     for seg in claim_segments[1:]:
-        if seg.id == "SVC":
+        sid = seg.id
+        if sid == "SVC":
             lines.append(_LineBuilder(seg, len(lines) + 1, delimiters))
         elif lines:
             lines[-1].add(seg)
-        elif seg.id == "CAS":
+        elif sid == "CAS":
             claim_adjustments.extend(_adjustments(seg))
-        elif seg.id == "NM1" and seg.get(1) == "QC":
-            patient = PersonRef(
-                last_name=seg.get(3) or None, first_name=seg.get(4) or None, member_id=seg.get(9) or None
-            )
-        elif seg.id == "NM1" and seg.get(1) == "IL":
-            insured_member = seg.get(9) or None
-        elif seg.id == "NM1" and seg.get(1) == "82" and seg.get(8) == "XX":
-            rendering_npi = seg.get(9) or None
-    if patient.member_id is None and insured_member:
-        patient = PersonRef(
-            last_name=patient.last_name, first_name=patient.first_name, member_id=insured_member
-        )
-    claim = RemitClaim(
-        patient_control_number=clp.get(1),
-        status_code=clp.get(2),
-        charge=charge,
-        paid=paid,
-        patient_responsibility=patient_resp,
-        payer_claim_control_number=clp.get(7) or None,
-        filing_indicator=clp.get(6) or None,
-        patient=patient,
-        rendering_npi=rendering_npi,
-        adjustments=tuple(claim_adjustments),
+        elif sid == "NM1":
+            entity = seg.get(1)
+            if entity == "QC":
+                info["patient"] = _name(seg)
+            elif entity == "IL":
+                info["insured"] = _name(seg)
+            elif entity == "74":
+                info["corrected_patient"] = _name(seg)
+            elif entity == "82":
+                info["rendering_name"] = " ".join(p for p in (seg.get(4), seg.get(3)) if p) or None
+                if seg.get(8) == "XX":
+                    info["rendering_npi"] = seg.get(9) or None
+        elif sid == "MOA":
+            remarks.extend(v for v in (seg.get(i) for i in (3, 4, 5, 6, 7)) if v)
+        elif sid == "MIA":
+            remarks.extend(v for v in (seg.get(i) for i in (5, 20, 21, 22, 23)) if v)
+        elif sid == "DTM":
+            qualifier = seg.get(1)
+            key = {"232": "statement_from", "233": "statement_to", "050": "received_date"}.get(qualifier)
+            if key:
+                info[key] = ccyymmdd(seg, 2)
+        elif sid == "AMT":
+            amount = money(seg, 2)
+            assert amount is not None
+            amounts[seg.get(1)] = amount
+        elif sid == "QTY":
+            quantity = money(seg, 2)
+            assert quantity is not None
+            quantities[seg.get(1)] = quantity
+        elif sid == "REF" and seg.get(1):
+            refs[seg.get(1)] = seg.get(2)
+    built = [line.build() for line in lines]
+    found = (
+        charge
+        - _sum_adjustments(claim_adjustments)
+        - sum((_sum_adjustments(line.adjustments) for line in built), ZERO)
     )
-    return claim, [line.build() for line in lines]
+    imbalance = None
+    if found != paid:
+        imbalance = Imbalance(
+            level="claim", rule="CLP03 - sum of claim and line CAS = CLP04", expected=paid, found=found
+        )
+    patient = info.get("patient") or PersonRef()
+    insured = info.get("insured")
+    if isinstance(patient, PersonRef) and patient.member_id is None and isinstance(insured, PersonRef):
+        patient = PersonRef(
+            last_name=patient.last_name, first_name=patient.first_name, member_id=insured.member_id
+        )
+    try:
+        claim = RemitClaim(
+            patient_control_number=clp.get(1),
+            status_code=clp.get(2),
+            charge=charge,
+            paid=paid,
+            patient_responsibility=money(clp, 5, required=False),
+            payer_claim_control_number=clp.get(7) or None,
+            filing_indicator=clp.get(6) or None,
+            facility_code=clp.get(8) or None,
+            frequency_code=clp.get(9) or None,
+            patient=patient,
+            remarks=tuple(remarks),
+            amounts=amounts,
+            quantities=quantities,
+            refs=refs,
+            adjustments=tuple(claim_adjustments),
+            imbalance=imbalance,
+            **{k: v for k, v in info.items() if k != "patient"},
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise _Bad(f"claim: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}", clp) from None
+    return claim, built
 
 
 @dataclass
 class _Transaction:
     st: Segment
     envelope: _Envelope
+    ordinal: int
+    totals: TransactionTotals | None
     header: list[Segment] = field(default_factory=list)
-    claims: list[list[Segment]] = field(default_factory=list)
-    plb: list[Segment] = field(default_factory=list)
+    context: RemitContext | None = None
+    claim: list[Segment] = field(default_factory=list)
+    claims: int = 0
+    claim_ordinal: int = 0
+    lines: int = 0
+    plb: int = 0
     count: int = 1
+    broken: bool = False
+    warnings: list[_Bad] = field(default_factory=list)
 
 
-def _remittance(tx: _Transaction) -> RemitContext:
+def _context(tx: _Transaction) -> RemitContext:
     bpr = next((s for s in tx.header if s.id == "BPR"), None)
     if bpr is None:
-        raise _ClaimError("transaction has no BPR payment segment", tx.st, None, "BPR", "(missing)")
+        raise _Bad("transaction has no BPR payment segment", tx.st, None, "BPR", "(missing)")
     trn = next((s for s in tx.header if s.id == "TRN"), None)
-    payer_name = payer_id = payee_name = payee_npi = payee_tin = None
+    values: dict[str, object] = {}
+    payer_refs: dict[str, str] = {}
+    payee_refs: dict[str, str] = {}
     loop = None
     for seg in tx.header:
         if seg.id == "N1":
             loop = seg.get(1)
             if loop == "PR":
-                payer_name = seg.get(2) or None
-                payer_id = seg.get(4) or None
+                values["payer_name"] = seg.get(2) or None
+                values["payer_id"] = seg.get(4) or None
             elif loop == "PE":
-                payee_name = seg.get(2) or None
+                values["payee_name"] = seg.get(2) or None
                 if seg.get(3) == "XX":
-                    payee_npi = seg.get(4) or None
+                    values["payee_npi"] = seg.get(4) or None
                 elif seg.get(3) == "FI":
-                    payee_tin = seg.get(4) or None
-        elif seg.id == "REF" and loop == "PR" and seg.get(1) == "2U" and not payer_id:
-            payer_id = seg.get(2) or None
-        elif seg.id == "REF" and loop == "PE" and seg.get(1) == "TJ":
-            payee_tin = seg.get(2) or None
-    if payer_id is None and trn is not None:
-        payer_id = trn.get(3) or None
+                    values["payee_tin"] = seg.get(4) or None
+                elif seg.get(3):
+                    payee_refs[seg.get(3)] = seg.get(4)
+        elif seg.id == "REF" and loop in ("PR", "PE"):
+            (payer_refs if loop == "PR" else payee_refs)[seg.get(1)] = seg.get(2)
+            if loop == "PE" and seg.get(1) == "TJ" and not values.get("payee_tin"):
+                values["payee_tin"] = seg.get(2) or None
+        elif seg.id == "DTM" and seg.get(1) == "405":
+            values["production_date"] = _lenient_date(tx, seg, 2)
+    if not values.get("payer_id"):
+        values["payer_id"] = payer_refs.get("2U") or (trn.get(3) if trn is not None else None) or None
     return RemitContext(
         interchange_control=tx.envelope.interchange_control,
+        group_control=tx.envelope.group_control,
         transaction_control=tx.st.get(2),
-        payer_name=payer_name,
-        payer_id=payer_id,
-        payee_name=payee_name,
-        payee_npi=payee_npi,
-        payee_tin=payee_tin,
+        transaction_ordinal=tx.ordinal,
+        version=tx.st.get(3) or tx.envelope.version,
         trace_number=trn.get(2) if trn is not None and trn.get(2) else None,
         payment_amount=money(bpr, 2),
+        credit_debit=bpr.get(3) or None,
         payment_method=bpr.get(4) or None,
-        payment_date=ccyymmdd(bpr, 16),
+        handling_code=bpr.get(1) or None,
+        payment_date=_lenient_date(tx, bpr, 16),
+        payer_refs=payer_refs,
+        payee_refs=payee_refs,
+        imbalance=tx.totals.imbalance if tx.totals else None,
+        **values,
     )
 
 
-def _problem(scope: str, err: _ClaimError, tx: _Transaction | None) -> Problem:
+def _lenient_date(tx: _Transaction, seg: Segment, index: int) -> date | None:
+    """A header date that cannot be read is reported, not fatal: the lines still post without it."""
+    try:
+        return ccyymmdd(seg, index)
+    except _Bad as err:
+        tx.warnings.append(err)
+        return None
+
+
+def _problem(
+    scope: str, err: _Bad, tx: _Transaction | None, env: _Envelope | None = None, control: str | None = None
+) -> Problem:
+    envelope = tx.envelope if tx else env
     return Problem(
         scope=scope,
         reason=err.reason,
@@ -308,146 +477,315 @@ def _problem(scope: str, err: _ClaimError, tx: _Transaction | None) -> Problem:
         element_position=err.element,
         expected=err.expected,
         found=err.found,
-        interchange_control=tx.envelope.interchange_control if tx else None,
-        group_control=tx.envelope.group_control if tx else None,
-        transaction_control=tx.st.get(2) if tx else None,
+        interchange_control=envelope.interchange_control if envelope else None,
+        group_control=envelope.group_control if envelope else None,
+        transaction_control=tx.st.get(2) if tx else control,
+        payee_npi=tx.context.payee_npi if tx and tx.context else None,
+        payee_tin=tx.context.payee_tin if tx and tx.context else None,
     )
 
 
-def _finish(tx: _Transaction, se: Segment, delimiters: Delimiters) -> Iterator[RemitLine | Problem]:
-    if se.get(2) != tx.st.get(2):
-        yield _problem(
-            "transaction", _ClaimError("SE02 does not match ST02", se, 2, tx.st.get(2), se.get(2)), tx
-        )
-    if se.get(1) != str(tx.count):
-        yield _problem(
-            "transaction", _ClaimError("SE01 segment count is wrong", se, 1, str(tx.count), se.get(1)), tx
-        )
+def _close_claim(tx: _Transaction, delimiters: Delimiters) -> Iterator[Item]:
+    if not tx.claim or tx.context is None:
+        return
+    claim_segments, tx.claim = tx.claim, []
+    tx.claim_ordinal += 1
     try:
-        remittance = _remittance(tx)
-    except (_ClaimError, ValidationError) as exc:
-        err = exc if isinstance(exc, _ClaimError) else _ClaimError(str(exc), tx.st)
+        claim, lines = read_claim(claim_segments, delimiters)
+    except _Bad as err:
+        yield _problem("claim", err, tx)
+        return
+    tx.claims += 1
+    if not lines:
+        yield _problem(
+            "claim",
+            _Bad(
+                "claim has no service lines (adjudicated at claim level only); work it by hand",
+                claim_segments[0],
+                None,
+                "SVC service lines",
+                f"claim {claim.patient_control_number} status {claim.status_code} paid {claim.paid}",
+            ),
+            tx,
+        )
+        return
+    hold = tx.context.imbalance is not None or claim.imbalance is not None
+    for line in lines:
+        tx.lines += 1
+        posting = "hold" if hold or line.imbalance is not None else "auto"
+        yield RemitLine(tx.context, claim, line, tx.claim_ordinal, posting)
+
+
+def _open_context(tx: _Transaction) -> Iterator[Item]:
+    if tx.context is not None or tx.broken:
+        return
+    try:
+        tx.context = _context(tx)
+    except (_Bad, ValidationError) as exc:
+        tx.broken = True
+        err = exc if isinstance(exc, _Bad) else _Bad(f"remittance header could not be read: {exc}", tx.st)
+        yield _problem("transaction", err, tx)
+    for warning in tx.warnings:
+        yield _problem("transaction", warning, tx)
+    tx.warnings.clear()
+
+
+def _provider_adjustments(tx: _Transaction, seg: Segment, delimiters: Delimiters) -> Iterator[Item]:
+    if tx.context is None:
+        return
+    try:
+        period = ccyymmdd(seg, 2)
+        pairs: list[tuple[str, str | None, Decimal]] = []
+        for first in range(3, 15, 2):
+            if not seg.get(first):
+                continue
+            reason, _, reference = seg.get(first).partition(delimiters.component)
+            amount = money(seg, first + 1)
+            assert amount is not None
+            pairs.append((reason, reference or None, amount))
+    except _Bad as err:
         yield _problem("transaction", err, tx)
         return
-    for ordinal, claim_segments in enumerate(tx.claims, start=1):
-        try:
-            claim, lines = _claim_lines(claim_segments, delimiters)
-        except _ClaimError as err:
-            yield _problem("claim", err, tx)
-            continue
-        except ValidationError as exc:
-            yield _problem(
-                "claim",
-                _ClaimError(f"claim could not be read: {exc.errors()[0]['msg']}", claim_segments[0]),
-                tx,
-            )
-            continue
-        for line in lines:
-            yield RemitLine(remittance=remittance, claim=claim, line=line, claim_ordinal=ordinal)
+    for reason, ref, amount in pairs:
+        tx.plb += 1
+        yield ProviderAdjustment(tx.context, seg.get(1), period, reason, ref, amount, tx.plb)
 
 
-def parse_835(text: str) -> Iterator[RemitLine | Problem]:
-    """Read every 835 transaction in an X12 text; yield service lines and problems in file order."""
-    try:
-        delimiters, _ = read_delimiters(text)
-        stream: Iterable[Segment] = segments(text)
-    except X12SyntaxError as exc:
-        yield Problem(
-            "file",
-            exc.reason,
-            exc.segment_position,
-            exc.segment_id,
-            exc.element_position,
-            exc.expected,
-            exc.found,
+def _finish(tx: _Transaction, se: Segment, delimiters: Delimiters) -> Iterator[Item]:
+    yield from _open_context(tx)
+    yield from _close_claim(tx, delimiters)
+    if se.get(2) != tx.st.get(2):
+        yield _problem("transaction", _Bad("SE02 does not match ST02", se, 2, tx.st.get(2), se.get(2)), tx)
+    if se.get(1) != str(tx.count):
+        yield _problem(
+            "transaction", _Bad("SE01 segment count is wrong", se, 1, str(tx.count), se.get(1)), tx
         )
-        return
-    envelope = _Envelope()
+    if tx.context is not None:
+        yield RemittanceRead(tx.context, tx.claims, tx.lines, tx.plb)
+
+
+@dataclass
+class _Sums:
+    control: str
+    payment: Decimal | None = None
+    claims_paid: Decimal = ZERO
+    plb: Decimal = ZERO
+    claims: int = 0
+    lines: int = 0
+
+
+def scan_totals(stream: Iterable[Segment]) -> dict[int, TransactionTotals]:
+    """Pass one: per transaction set (by its ordinal in the file), the numbers balancing needs."""
+    totals: dict[int, TransactionTotals] = {}
+    ordinal = 0
+    current: _Sums | None = None
+    for seg in stream:
+        sid = seg.id
+        if sid == "ST":
+            ordinal += 1
+            current = _Sums(seg.get(2))
+        elif current is None:
+            continue
+        elif sid == "CLP":
+            current.claims += 1
+            current.claims_paid += _number(seg.get(4)) or ZERO
+        elif sid == "SVC":
+            current.lines += 1
+        elif sid == "BPR" and current.payment is None:
+            current.payment = _number(seg.get(2))
+        elif sid == "PLB":
+            for position in range(4, 15, 2):
+                current.plb += _number(seg.get(position)) or ZERO
+        elif sid == "SE":
+            totals[ordinal] = TransactionTotals(
+                ordinal,
+                current.control,
+                current.payment,
+                current.claims_paid,
+                current.plb,
+                current.claims,
+                current.lines,
+            )
+            current = None
+    return totals
+
+
+def _number(raw: str) -> Decimal | None:
+    """An X12 decimal (R type): optional minus, digits, optional point; no exponent, at most 15 digits."""
+    if not raw or len(raw) > 18 or not _DECIMAL.match(raw):
+        return None
+    return Decimal(raw)
+
+
+def parse_835_segments(
+    stream: Iterable[Segment], delimiters: Delimiters, totals: dict[int, TransactionTotals] | None = None
+) -> Iterator[Item]:
+    """Pass two: read every 835 transaction; yield lines, provider adjustments, summaries and problems."""
+    env = _Envelope()
     tx: _Transaction | None = None
     skipping = False
     last: Segment | None = None
+    ordinal = 0
+    isa: Segment | None = None
+    gs: Segment | None = None
     for seg in stream:
         last = seg
-        if seg.id == "ISA":
-            envelope = _Envelope(interchange_control=seg.get(13))
-        elif seg.id == "GS":
-            envelope = _Envelope(envelope.interchange_control, seg.get(6), seg.get(8))
-        elif seg.id == "ST":
+        sid = seg.id
+        if tx is not None and sid not in ("SE", "ST", "GE", "IEA", "ISA", "GS"):
+            tx.count += 1
+            if sid == "CLP":
+                yield from _open_context(tx)
+                yield from _close_claim(tx, delimiters)
+                tx.claim = [seg]
+            elif tx.claim and sid not in ("PLB", "LX"):
+                tx.claim.append(seg)
+            elif sid == "PLB":
+                yield from _open_context(tx)
+                yield from _close_claim(tx, delimiters)
+                yield from _provider_adjustments(tx, seg, delimiters)
+            elif sid == "LX":
+                yield from _open_context(tx)
+                yield from _close_claim(tx, delimiters)
+            elif tx.context is None:
+                tx.header.append(seg)
+            continue
+        if sid == "ISA":
+            env, isa, gs = _Envelope(interchange_control=seg.get(13)), seg, None
+        elif sid == "GS":
+            env.group_control, env.version, env.transactions = seg.get(6), seg.get(8), 0
+            env.groups += 1
+            gs = seg
+        elif sid == "ST":
+            ordinal += 1
+            env.transactions += 1
             if tx is not None:
-                yield _problem(
-                    "transaction", _ClaimError("ST before the previous SE", seg, None, "SE", "ST"), tx
-                )
+                yield _problem("transaction", _Bad("ST before the previous SE", seg, None, "SE", "ST"), tx)
             if seg.get(1) != "835":
-                yield Problem(
+                yield _problem(
                     "transaction",
-                    "transaction set is not an 835",
-                    seg.position,
-                    "ST",
-                    1,
-                    "835",
-                    seg.get(1),
-                    envelope.interchange_control,
-                    envelope.group_control,
+                    _Bad("transaction set is not an 835", seg, 1, "835", seg.get(1)),
+                    None,
+                    env,
                     seg.get(2),
                 )
                 tx, skipping = None, True
                 continue
-            version = seg.get(3) or envelope.version or ""
+            version = seg.get(3) or env.version or ""
             if version not in SUPPORTED_835:
-                yield Problem(
+                yield _problem(
                     "transaction",
-                    "unsupported 835 version",
-                    seg.position,
-                    "ST",
-                    3,
-                    "005010X221A1",
-                    version,
-                    envelope.interchange_control,
-                    envelope.group_control,
+                    _Bad("unsupported 835 version", seg, 3, "005010X221A1 or 004010X091A1", version),
+                    None,
+                    env,
                     seg.get(2),
                 )
                 tx, skipping = None, True
                 continue
-            tx, skipping = _Transaction(st=seg, envelope=envelope), False
-        elif seg.id == "SE":
+            tx, skipping = (
+                _Transaction(st=seg, envelope=env, ordinal=ordinal, totals=(totals or {}).get(ordinal)),
+                False,
+            )
+        elif sid == "SE":
             if tx is not None:
                 tx.count += 1
                 yield from _finish(tx, seg, delimiters)
             tx, skipping = None, False
-        elif tx is not None:
-            tx.count += 1
-            if seg.id == "CLP":
-                tx.claims.append([seg])
-            elif seg.id == "PLB":
-                tx.plb.append(seg)
-            elif seg.id == "LX":
-                continue
-            elif tx.claims:
-                tx.claims[-1].append(seg)
-            else:
-                tx.header.append(seg)
-        elif not skipping and seg.id not in ("GE", "IEA", "TA1"):
-            yield Problem(
-                "file",
-                f"segment {seg.id} outside a transaction set",
-                seg.position,
-                seg.id,
-                None,
-                "ST",
-                seg.id,
-                envelope.interchange_control,
-                envelope.group_control,
+        elif sid == "GE":
+            if gs is not None and seg.get(2) != gs.get(6):
+                yield _problem(
+                    "interchange", _Bad("GE02 does not match GS06", seg, 2, gs.get(6), seg.get(2)), None, env
+                )
+            if seg.get(1) != str(env.transactions):
+                yield _problem(
+                    "interchange",
+                    _Bad("GE01 transaction set count is wrong", seg, 1, str(env.transactions), seg.get(1)),
+                    None,
+                    env,
+                )
+            gs = None
+        elif sid == "IEA":
+            if isa is not None and seg.get(2) != isa.get(13):
+                yield _problem(
+                    "interchange",
+                    _Bad("IEA02 does not match ISA13", seg, 2, isa.get(13), seg.get(2)),
+                    None,
+                    env,
+                )
+            if seg.get(1) != str(env.groups):
+                yield _problem(
+                    "interchange",
+                    _Bad("IEA01 group count is wrong", seg, 1, str(env.groups), seg.get(1)),
+                    None,
+                    env,
+                )
+            isa = None
+        elif not skipping and sid != "TA1":
+            yield _problem(
+                "file", _Bad(f"segment {sid} outside a transaction set", seg, None, "ST", sid), None, env
             )
     if tx is not None:
-        yield Problem(
+        where = last or tx.st
+        yield from _open_context(tx)
+        yield from _close_claim(tx, delimiters)
+        yield _problem(
             "transaction",
-            "file ends inside a transaction set (no SE)",
-            last.position if last else None,
-            last.id if last else None,
-            None,
-            "SE",
-            "end of file",
-            envelope.interchange_control,
-            envelope.group_control,
-            tx.st.get(2),
+            _Bad("file ends inside a transaction set (no SE)", where, None, "SE", "end of file"),
+            tx,
         )
+    elif gs is not None and last is not None:
+        yield _problem(
+            "interchange",
+            _Bad("file ends inside a functional group (no GE)", last, None, "GE", "end of file"),
+            None,
+            env,
+        )
+    elif isa is not None and last is not None:
+        yield _problem(
+            "interchange",
+            _Bad("file ends inside an interchange (no IEA)", last, None, "IEA", "end of file"),
+            None,
+            env,
+        )
+
+
+def _syntax_problem(exc: X12SyntaxError) -> Problem:
+    return Problem(
+        "file",
+        exc.reason,
+        exc.segment_position,
+        exc.segment_id,
+        exc.element_position,
+        exc.expected,
+        exc.found,
+    )
+
+
+def parse_835(text: str) -> Iterator[Item]:
+    """Read an 835 held in memory (both passes over the same text)."""
+    try:
+        delimiters, _ = read_delimiters(text)
+    except X12SyntaxError as exc:
+        yield _syntax_problem(exc)
+        return
+    totals = scan_totals(segments(text))
+    yield from parse_835_segments(segments(text), delimiters, totals)
+
+
+def parse_835_file(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[Item]:
+    """Read an 835 file as a stream: memory stays flat however large the file is.
+
+    `progress` is called with the number of bytes read so far, once per chunk of the second pass.
+    """
+    try:
+        with path.open("rb") as first:
+            totals = scan_totals(SegmentReader(first))
+        with path.open("rb") as second:
+            reader = SegmentReader(second)
+            last_reported = 0
+            for item in parse_835_segments(reader, reader.delimiters, totals):
+                if progress is not None and reader.bytes_read != last_reported:
+                    last_reported = reader.bytes_read
+                    progress(last_reported)
+                yield item
+    except X12SyntaxError as exc:
+        yield _syntax_problem(exc)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    ARRAY,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -18,7 +18,7 @@ from sqlalchemy import (
     Uuid,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.runtime.db import bookkeeping_tables
 
@@ -90,6 +90,38 @@ users = Table(
     Column("token_hash", String(64), nullable=False, unique=True, comment="sha256 of the API token"),
     Column("active", Boolean, nullable=False, server_default="true"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("file_id", String(64), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("kind", String(10), nullable=True),
+    Column("source", String(40), nullable=False),
+    Column("submitted_by", String(100), nullable=True),
+    Column("lines", Integer, nullable=False),
+    Column("held_lines", Integer, nullable=False),
+    Column("provider_adjustments", Integer, nullable=False),
+    Column("rejections", Integer, nullable=False),
+    Column("duplicate_remittances", Integer, nullable=False),
+    Column("practices", JSONB, nullable=False, comment="practice id to number of lines"),
+    Column("practice_ids", ARRAY(String(64)), nullable=False),
+    Column("duplicate_submissions", Integer, nullable=False, server_default="0"),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("last_submitted_at", DateTime(timezone=True), nullable=False),
+)
+
+practices = Table(
+    "practices",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("payee_npis", ARRAY(String(10)), nullable=False),
+    Column("payee_tins", ARRAY(String(9)), nullable=False),
+    Column("rendering_npis", ARRAY(String(10)), nullable=False),
+    Column("revision", BigInteger, nullable=False),
 )
 
 processed_events, outbox = bookkeeping_tables(metadata)

@@ -13,7 +13,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.queues.adapters.orm import users, work_items
+from services.queues.adapters.orm import files, practices, users, work_items
 from services.queues.domain.scope import Principal, Role, Scope
 
 MAX_PAGE = 200
@@ -58,7 +58,7 @@ class WorkItems:
         self.conn = conn
         self.scope = scope
 
-    async def list(
+    async def page(
         self, filters: ItemFilters, limit: int, after: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         limit = max(1, min(limit, MAX_PAGE))
@@ -132,3 +132,72 @@ async def create_user(
         )
     )
     return token
+
+
+class Files:
+    """Received files, as far as the caller's scope reaches: a biller sees a file that touched one of their
+    practices (only their practices' counts) or that they submitted; supervisors see every file."""
+
+    def __init__(self, conn: AsyncConnection, principal: Principal):
+        self.conn = conn
+        self.principal = principal
+
+    def _visible(self, stmt: Select[Any]) -> Select[Any]:
+        scope = self.principal.scope
+        if scope.practices is None:
+            return stmt
+        return stmt.where(
+            or_(
+                files.c.practice_ids.overlap(list(scope.practices)),
+                files.c.submitted_by == self.principal.username,
+            )
+        )
+
+    def _trim(self, row: dict[str, Any]) -> dict[str, Any]:
+        scope = self.principal.scope
+        if scope.practices is not None:
+            row["practices"] = {p: n for p, n in row["practices"].items() if p in scope.practices}
+            row["practice_ids"] = sorted(row["practices"])
+        return row
+
+    async def get(self, file_id: str) -> dict[str, Any] | None:
+        row = (
+            await self.conn.execute(self._visible(select(files).where(files.c.file_id == file_id)))
+        ).first()
+        return self._trim(dict(row._mapping)) if row else None
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        stmt = (
+            self._visible(select(files))
+            .order_by(files.c.last_submitted_at.desc())
+            .limit(min(limit, MAX_PAGE))
+        )
+        return [self._trim(dict(r._mapping)) for r in await self.conn.execute(stmt)]
+
+
+class Practices:
+    def __init__(self, conn: AsyncConnection, scope: Scope):
+        self.conn = conn
+        self.scope = scope
+
+    async def visible(self) -> list[dict[str, Any]]:
+        stmt = select(practices).order_by(practices.c.practice_id)
+        if self.scope.practices is not None:
+            stmt = stmt.where(practices.c.practice_id.in_(self.scope.practices))
+        return [dict(r._mapping) for r in await self.conn.execute(stmt)]
+
+    async def owners_of(self, kind: str, values: list[str]) -> dict[str, str]:
+        """Which practice each identifier already routes to (for conflict checks by admins)."""
+        column = {
+            "payee_npi": practices.c.payee_npis,
+            "payee_tin": practices.c.payee_tins,
+            "rendering_npi": practices.c.rendering_npis,
+        }[kind]
+        owners: dict[str, str] = {}
+        for row in await self.conn.execute(
+            select(practices.c.practice_id, column).where(column.overlap(values))
+        ):
+            for value in row[1]:
+                if value in values:
+                    owners[value] = row[0]
+        return owners

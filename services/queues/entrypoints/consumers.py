@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from services.queues.app import apply_auth_check, apply_decision, apply_rejection
+from services.queues.app import (
+    apply_auth_check,
+    apply_decision,
+    apply_file,
+    apply_practice,
+    apply_provider_adjustment,
+    apply_rejection,
+)
 from shared.runtime.broker import subscriber_options
 from shared.runtime.service import ServiceRuntime
-from shared.schemas import AuthChecked, IngestRejection, LineDecision, topics
+from shared.schemas import (
+    AuthChecked,
+    FileIngested,
+    IngestRejection,
+    LineDecision,
+    PracticeRegistered,
+    ProviderAdjustmentReceived,
+    topics,
+)
 
 
 def register(runtime: ServiceRuntime) -> None:
@@ -19,6 +34,21 @@ def register(runtime: ServiceRuntime) -> None:
     async def on_rejection(rejection: IngestRejection) -> None:
         await apply_rejection(engine, rejection)
 
+    @broker.subscriber(
+        settings.topic(topics.REMIT_PROVIDER_ADJUSTMENTS),
+        **subscriber_options("queues", "provider-adjustments"),
+    )
+    async def on_provider_adjustment(adjustment: ProviderAdjustmentReceived) -> None:
+        await apply_provider_adjustment(engine, adjustment)
+
     @broker.subscriber(settings.topic(topics.AUTHS_CHECKS), **subscriber_options("queues", "auth-checks"))
     async def on_auth_check(check: AuthChecked) -> None:
         await apply_auth_check(engine, check)
+
+    @broker.subscriber(settings.topic(topics.INGEST_FILES), **subscriber_options("queues", "files"))
+    async def on_file(event: FileIngested) -> None:
+        await apply_file(engine, event)
+
+    @broker.subscriber(settings.topic(topics.PRACTICES), **subscriber_options("queues", "practices"))
+    async def on_practice(event: PracticeRegistered) -> None:
+        await apply_practice(engine, event)

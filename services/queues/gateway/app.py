@@ -11,19 +11,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from faststream.kafka import KafkaBroker
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.queues.adapters.repository import BadCursor, ItemFilters, WorkItems, principal_for_token
-from services.queues.domain.scope import Principal
+from services.queues.adapters.repository import BadCursor, ItemFilters, WorkItems
+from services.queues.gateway.deps import Conn, User
+from services.queues.gateway.intake import MAX_UPLOAD_BYTES
+from services.queues.gateway.intake import router as intake_router
 from shared.runtime.db import make_engine
 from shared.runtime.service import database_ready
 from shared.runtime.settings import Settings, get_settings
-
-bearer = HTTPBearer(auto_error=False)
 
 
 class WorkItemOut(BaseModel):
@@ -64,37 +64,27 @@ class ErrorBody(BaseModel):
     detail: str
 
 
-async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.engine.connect() as conn:
-        yield conn
-
-
-Conn = Annotated[AsyncConnection, Depends(connection)]
-
-
-async def current_user(
-    conn: Conn, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    principal = await principal_for_token(conn, credentials.credentials)
-    if principal is None:
-        raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
-    return principal
-
-
-User = Annotated[Principal, Depends(current_user)]
-
-
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
         app.state.engine = engine or make_engine(settings.database_url)
-        yield
-        if engine is None:
-            await app.state.engine.dispose()
+        app.state.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            enable_idempotence=True,
+            client_id="claimline-gateway",
+            max_request_size=MAX_UPLOAD_BYTES + 1024 * 1024,
+            logger=None,
+        )
+        await app.state.broker.connect()
+        try:
+            yield
+        finally:
+            await app.state.broker.stop()
+            if engine is None:
+                await app.state.engine.dispose()
 
     app = FastAPI(
         title="claimline gateway",
@@ -105,12 +95,21 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        names = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+        names = {
+            400: "bad_request",
+            401: "unauthenticated",
+            403: "forbidden",
+            404: "not_found",
+            409: "conflict",
+            413: "too_large",
+        }
         return JSONResponse(
             {"error": names.get(exc.status_code, "error"), "detail": exc.detail},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    app.include_router(intake_router)
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, str]:
@@ -146,7 +145,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         """Work items within the caller's scope, highest priority first, keyset-paginated."""
         repo = WorkItems(conn, user.scope)
         try:
-            rows, next_cursor = await repo.list(
+            rows, next_cursor = await repo.page(
                 ItemFilters(practice_id, category, queue, status, kind), limit, cursor
             )
         except BadCursor as exc:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from services.ingest.adapters.orm import outbox
 from services.ingest.app import IngestReport, ingest_file, sniff_kind
+from services.ingest.claims import READERS, read_claim_file
+from services.ingest.domain.acks import AckResult, ClaimAck
+from services.ingest.domain.claim837 import SubmittedClaim
 from services.ingest.domain.remit835 import ProviderAdjustment, RemitLine, RemittanceRead, parse_835_file
 from services.ingest.domain.x12 import Problem
 from shared.runtime.broker import make_broker, relay_once
@@ -35,9 +41,16 @@ def describe(report: IngestReport) -> str:
             f"{report.file_name}: duplicate of a file already ingested "
             f"(sha256 {report.file_id[:12]}); nothing posted"
         )
-    parts = [f"{report.file_name}: {report.lines} service lines"]
+    if report.kind == "837P":
+        parts = [f"{report.file_name}: {report.claims} submitted claim(s), {report.lines} service lines"]
+    elif report.kind in ("999", "277CA"):
+        parts = [f"{report.file_name}: {report.acknowledgments} {report.kind} acknowledgment(s)"]
+    else:
+        parts = [f"{report.file_name}: {report.lines} service lines"]
     if report.practices:
         parts.append("(" + ", ".join(f"{p}: {n}" for p, n in sorted(report.practices.items())) + ")")
+    if report.unmatched_lines:
+        parts.append(f"{report.unmatched_lines} matching no submitted line")
     if report.held_lines:
         parts.append(f"{report.held_lines} held as balancing exceptions")
     if report.provider_adjustments:
@@ -119,13 +132,16 @@ def parse_records(path: Path) -> Iterator[dict[str, Any]]:
         yield {"kind": "rejection", "file": str(path), "scope": "file", "reason": "no such file"}
         return
     kind = sniff_kind(path)
+    if kind in READERS:
+        yield from _claim_records(kind, path)
+        return
     if kind not in ("835", None):
         yield {
             "kind": "rejection",
             "file": str(path),
             "scope": "file",
-            "reason": f"{kind} transaction set is not one claimline parses yet",
-            "expected": "835",
+            "reason": f"{kind} transaction set is not one claimline reads",
+            "expected": "835, 837P, 999 or 277CA",
             "found": kind,
         }
         return
@@ -163,3 +179,40 @@ def parse_records(path: Path) -> Iterator[dict[str, Any]]:
                 "remittance": item.remittance.model_dump(mode="json"),
                 "balanced": item.remittance.imbalance is None,
             }
+
+
+def _claim_records(kind: str, path: Path) -> Iterator[dict[str, Any]]:
+    for item in read_claim_file(kind, path):
+        if isinstance(item, Problem):
+            yield {"kind": "rejection", "file": str(path), **item.__dict__}
+        elif isinstance(item, SubmittedClaim):
+            yield {"kind": "submitted_claim", "file": str(path), **_plain(item)}
+        elif isinstance(item, AckResult):
+            yield {"kind": "set_acknowledgment", "file": str(path), "accepted": item.accepted, **_plain(item)}
+        elif isinstance(item, ClaimAck):
+            yield {
+                "kind": "claim_acknowledgment",
+                "file": str(path),
+                "accepted": item.accepted,
+                **_plain(item),
+            }
+
+
+def _plain(item: Any) -> dict[str, Any]:
+    """A parser dataclass as JSON-ready data (contracts inside it dumped the pydantic way)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(item):
+        out[f.name] = _jsonable(getattr(item, f.name))
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value

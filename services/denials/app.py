@@ -50,6 +50,8 @@ def decide(catalog: Catalog, event: RemitLineReceived, today: date) -> LineDecis
         deadline=c.deadline,
         codes=c.codes,
         summary=c.summary,
+        posting=event.posting,
+        match=event.match,
     )
 
 

@@ -14,11 +14,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.ingest.adapters.orm import files, outbox, practice_identifiers, practices, remittances
+from services.ingest.adapters.orm import (
+    files,
+    outbox,
+    practice_identifiers,
+    practices,
+    remittances,
+    submitted_claims,
+    submitted_lines,
+)
+from services.ingest.claims import (
+    READERS,
+    claim_ack_event,
+    claim_event,
+    claim_owner,
+    keep_for_matching,
+    read_claim_file,
+    set_ack_event,
+    set_owner,
+)
+from services.ingest.domain.acks import AckResult, ClaimAck
+from services.ingest.domain.claim837 import SubmittedClaim
+from services.ingest.domain.matching import SubmittedLineRow, match_line
 from services.ingest.domain.remit835 import ProviderAdjustment, RemitLine, RemittanceRead, parse_835_file
 from services.ingest.domain.x12 import Problem, SegmentReader, X12SyntaxError
 from shared.runtime.db import enqueue, outbox_row
@@ -29,6 +50,7 @@ from shared.schemas import (
     Correlation,
     FileIngested,
     IngestRejection,
+    LineMatch,
     PracticeRegistered,
     ProviderAdjustmentReceived,
     RejectionLocation,
@@ -41,6 +63,7 @@ from shared.schemas import (
 
 log = get_logger("claimline.ingest")
 OUTBOX_CHUNK = 1000
+MATCH_BATCH = 500
 HASH_CHUNK = 1 << 20
 
 
@@ -55,6 +78,9 @@ class IngestReport:
     provider_adjustments: int = 0
     remittances: int = 0
     duplicate_remittances: int = 0
+    unmatched_lines: int = 0
+    claims: int = 0
+    acknowledgments: int = 0
     problems: list[Problem] = field(default_factory=list)
     practices: dict[str, int] = field(default_factory=dict)
 
@@ -143,7 +169,9 @@ def _source_identity(remit: RemitContext, file_id: str) -> tuple[str, ...]:
     return (file_id, str(remit.transaction_ordinal), remit.transaction_control)
 
 
-def line_event(item: RemitLine, practice_id: str, file_id: str) -> RemitLineReceived:
+def line_event(
+    item: RemitLine, practice_id: str, file_id: str, match: LineMatch | None = None
+) -> RemitLineReceived:
     return RemitLineReceived(
         event_id=event_id_for(
             "remit.line",
@@ -160,6 +188,7 @@ def line_event(item: RemitLine, practice_id: str, file_id: str) -> RemitLineRece
         line=item.line,
         claim_ordinal=item.claim_ordinal,
         posting="hold" if item.posting == "hold" else "auto",
+        match=match,
     )
 
 
@@ -223,13 +252,22 @@ class _Posting:
         self.rows: list[dict[str, Any]] = []
         self.duplicate_transactions: dict[int, str] = {}
         self.seen_transactions: set[int] = set()
+        self.pending: list[tuple[RemitLine, str]] = []
+        self.practices_with_claims: set[str] = set()
+
+    async def load(self) -> None:
+        rows = await self.conn.execute(select(submitted_claims.c.practice_id).distinct())
+        self.practices_with_claims = {r.practice_id for r in rows}
 
     async def add(self, topic: str, event: Any) -> None:
         self.rows.append(outbox_row(self.settings.topic(topic), event))
         if len(self.rows) >= OUTBOX_CHUNK:
-            await self.flush()
+            await enqueue(self.conn, outbox, self.rows)
+            self.rows = []
 
     async def flush(self) -> None:
+        if self.pending:
+            await self.flush_lines()
         await enqueue(self.conn, outbox, self.rows)
         self.rows = []
 
@@ -289,6 +327,32 @@ class _Posting:
             ),
         )
 
+    async def item(self, item: Any) -> None:
+        if isinstance(item, SubmittedClaim):
+            practice_id = self.directory.practice_for(item.billing_npi, item.billing_tin, item.rendering_npi)
+            self.report.claims += 1
+            self.report.lines += len(item.lines)
+            self.report.practices[practice_id] = self.report.practices.get(practice_id, 0) + len(item.lines)
+            await keep_for_matching(self.conn, item, practice_id, self.report.file_id)
+            await self.add(topics.CLAIMS_SUBMITTED, claim_event(item, practice_id, self.report.file_id))
+        elif isinstance(item, AckResult):
+            practice_id, submitted_file = await set_owner(self.conn, item)
+            self.report.acknowledgments += 1
+            await self.add(
+                topics.CLAIMS_ACKNOWLEDGMENTS,
+                set_ack_event(item, practice_id, self.report.file_id, submitted_file),
+            )
+        elif isinstance(item, ClaimAck):
+            by_npi = self.directory.practice_for(item.billing_npi, None)
+            practice_id = await claim_owner(self.conn, item.claim_id, by_npi)
+            self.report.acknowledgments += 1
+            self.report.practices[practice_id] = self.report.practices.get(practice_id, 0) + 1
+            await self.add(
+                topics.CLAIMS_ACKNOWLEDGMENTS, claim_ack_event(item, practice_id, self.report.file_id)
+            )
+        else:
+            await self.remit_item(item)
+
     async def remit_item(self, item: RemitLine | ProviderAdjustment | RemittanceRead | Problem) -> None:
         if isinstance(item, Problem):
             await self.problem(item)
@@ -310,12 +374,51 @@ class _Posting:
         self.report.lines += 1
         self.report.held_lines += item.posting == "hold"
         self.report.practices[practice_id] = self.report.practices.get(practice_id, 0) + 1
-        await self.add(topics.REMIT_LINES, line_event(item, practice_id, self.report.file_id))
+        self.pending.append((item, practice_id))
+        if len(self.pending) >= MATCH_BATCH:
+            await self.flush_lines()
+
+    async def flush_lines(self) -> None:
+        """Match the pending lines to submitted 837P lines (one query per batch), then queue their events."""
+        pending, self.pending = self.pending, []
+        wanted = {
+            (p, item.claim.patient_control_number) for item, p in pending if p in self.practices_with_claims
+        }
+        on_file: dict[tuple[str, str], list[SubmittedLineRow]] = {}
+        if wanted:
+            rows = await self.conn.execute(
+                select(submitted_lines).where(
+                    tuple_(submitted_lines.c.practice_id, submitted_lines.c.claim_id).in_(sorted(wanted))
+                )
+            )
+            for r in rows:
+                on_file.setdefault((r.practice_id, r.claim_id), []).append(
+                    SubmittedLineRow(
+                        r.line_number,
+                        r.procedure_code,
+                        tuple(r.modifiers),
+                        r.units,
+                        r.charge,
+                        r.service_date,
+                        r.line_control_number,
+                    )
+                )
+        used: dict[tuple[str, str, int, int], set[int]] = {}
+        for item, practice_id in pending:
+            key = (practice_id, item.claim.patient_control_number)
+            claim_key = (*key, item.remittance.transaction_ordinal, item.claim_ordinal)
+            match = match_line(item.line, on_file.get(key), used.setdefault(claim_key, set()))
+            if match.status == "unmatched":
+                self.report.unmatched_lines += 1
+            await self.add(topics.REMIT_LINES, line_event(item, practice_id, self.report.file_id, match))
 
 
 def _items_for(kind: str | None, path: Path, progress: Callable[[int], None] | None) -> Iterator[Any]:
     if kind == "835":
         yield from parse_835_file(path, progress)
+        return
+    if kind in READERS:
+        yield from read_claim_file(kind, path)
         return
     try:
         with path.open("rb") as handle:
@@ -333,10 +436,10 @@ def _items_for(kind: str | None, path: Path, progress: Callable[[int], None] | N
         return
     yield Problem(
         "file",
-        f"{kind or 'this'} transaction set is not one claimline reads yet"
+        f"{kind or 'this'} transaction set is not one claimline reads"
         if kind
         else "no transaction set found",
-        expected="835",
+        expected="835, 837P, 999 or 277CA",
         found=kind or "no ST segment",
     )
 
@@ -376,8 +479,9 @@ async def ingest_file(
             await enqueue(conn, outbox, [file_outbox_row(settings, report, source, submitted_by)])
             return report
         posting = _Posting(conn, settings, await load_directory(conn), report)
+        await posting.load()
         for item in _items_for(report.kind, path, progress):
-            await posting.remit_item(item)
+            await posting.item(item)
         await posting.flush()
         await enqueue(conn, outbox, [file_outbox_row(settings, report, source, submitted_by)])
         await conn.execute(

@@ -39,6 +39,8 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
             topics.PRACTICES,
             topics.INGEST_FILES,
             topics.INGEST_RAW_FILES,
+            topics.CLAIMS_SUBMITTED,
+            topics.CLAIMS_ACKNOWLEDGMENTS,
         )
     ]
     return runtime

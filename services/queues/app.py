@@ -15,11 +15,13 @@ from shared.runtime.db import first_time
 from shared.schemas import (
     AuthChecked,
     AuthCheckResult,
+    ClaimAcknowledged,
     FileIngested,
     IngestRejection,
     LineDecision,
     PracticeRegistered,
     ProviderAdjustmentReceived,
+    TransactionSetAcknowledged,
     event_id_for,
 )
 from shared.schemas.money import dollars
@@ -243,6 +245,85 @@ async def apply_auth_check(engine: AsyncEngine, check: AuthChecked) -> bool:
                 "source_event_id": check.event_id,
                 "revision": check.revision,
                 "detail": check.model_dump(mode="json"),
+            },
+        )
+    return True
+
+
+async def apply_claim_ack(engine: AsyncEngine, ack: ClaimAcknowledged) -> bool:
+    """A rejected claim becomes work; a later acceptance of the same claim resolves it."""
+    item_id = item_id_for("claim-ack", ack.practice_id, ack.claim_id)
+    reasons = (
+        "; ".join(f"{s.category}{'/' + s.code if s.code else ''} {s.meaning}" for s in ack.statuses)
+        or "no status given"
+    )
+    async with engine.begin() as conn:
+        await _check_owner(conn, item_id, ack.practice_id)
+        if not await first_time(conn, processed_events, "queues.claim-acks", ack.event_id):
+            return False
+        exists = (
+            await conn.execute(select(work_items.c.item_id).where(work_items.c.item_id == item_id))
+        ).first() is not None
+        if ack.accepted and not exists:
+            return True
+        summary = (
+            f"Claim {ack.claim_id} accepted by the clearinghouse or payer ({reasons})."
+            if ack.accepted
+            else f"Claim {ack.claim_id} was rejected before adjudication: {reasons}. Fix it and resubmit."
+        )
+        await _upsert_item(
+            conn,
+            {
+                "item_id": item_id,
+                "practice_id": ack.practice_id,
+                "kind": "claim_ack",
+                "category": "clearinghouse_rejection" if not ack.accepted else "clearinghouse_accepted",
+                "queue": "clearinghouse_rejections",
+                "status": "resolved" if ack.accepted else "new",
+                "priority": 0 if ack.accepted else 65,
+                "amount_at_risk": 0 if ack.accepted else (ack.total_charge or 0),
+                "summary": summary,
+                "claim_id": ack.claim_id,
+                "file_id": ack.file_id,
+                "source_event_id": ack.event_id,
+                "revision": 0,
+                "detail": ack.model_dump(mode="json"),
+            },
+        )
+    return True
+
+
+async def apply_set_ack(engine: AsyncEngine, ack: TransactionSetAcknowledged) -> bool:
+    """A 999 that rejects a transaction set means none of its claims reach the payer: work it."""
+    if ack.accepted and not ack.errors:
+        async with engine.begin() as conn:
+            await first_time(conn, processed_events, "queues.set-acks", ack.event_id)
+        return True
+    item_id = item_id_for("set-ack", str(ack.event_id))
+    errors = "; ".join(ack.errors) or "no error detail given"
+    verdict = "accepted with errors" if ack.accepted else "rejected"
+    async with engine.begin() as conn:
+        await _check_owner(conn, item_id, ack.practice_id)
+        if not await first_time(conn, processed_events, "queues.set-acks", ack.event_id):
+            return False
+        await _upsert_item(
+            conn,
+            {
+                "item_id": item_id,
+                "practice_id": ack.practice_id,
+                "kind": "set_ack",
+                "category": "clearinghouse_rejection",
+                "queue": "clearinghouse_rejections",
+                "priority": 40 if ack.accepted else 75,
+                "amount_at_risk": 0,
+                "summary": (
+                    f"999 {verdict} transaction set {ack.transaction_set_id or '?'} "
+                    f"{ack.transaction_control or ''} (code {ack.result_code}): {errors}"
+                ),
+                "file_id": ack.file_id,
+                "source_event_id": ack.event_id,
+                "revision": 0,
+                "detail": ack.model_dump(mode="json"),
             },
         )
     return True

@@ -29,6 +29,7 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
             topics.REMIT_PROVIDER_ADJUSTMENTS,
             topics.INGEST_FILES,
             topics.PRACTICES,
+            topics.CLAIMS_ACKNOWLEDGMENTS,
         )
     ]
     register(runtime)

@@ -134,6 +134,18 @@ class RemitServiceLine(Contract):
     imbalance: Imbalance | None = None
 
 
+class LineMatch(Contract):
+    """Which submitted (837P) line an adjudicated line pays, and how that was decided."""
+
+    status: Literal["matched", "unmatched", "claim_not_on_file"]
+    by: Literal["line_control_number", "code_date_units", "code_date"] | None = None
+    submitted_line_number: int | None = None
+    submitted_procedure_code: ProcedureCode | None = None
+    submitted_modifiers: tuple[Modifier, ...] = ()
+    submitted_units: Money | None = None
+    submitted_charge: Money | None = None
+
+
 class RemitLineReceived(Envelope):
     """An adjudicated 835 service line with its claim and remittance context.
 
@@ -149,6 +161,7 @@ class RemitLineReceived(Envelope):
     line: RemitServiceLine
     claim_ordinal: int = Field(1, ge=1)
     posting: Literal["auto", "hold"] = "auto"
+    match: LineMatch | None = None
 
 
 class ProviderAdjustmentReceived(Envelope):
@@ -285,6 +298,8 @@ class LineDecision(Envelope):
     deadline: date | None = None
     codes: tuple[TranslatedCode, ...] = ()
     summary: str
+    posting: Literal["auto", "hold"] = "auto"
+    match: LineMatch | None = None
 
 
 # ---------------------------------------------------------------- submitted claims (837P)
@@ -309,6 +324,11 @@ class ClaimSubmitted(Envelope):
     file_id: str | None = None
     claim_id: str
     frequency_code: str = "1"
+    total_charge: Money | None = None
+    original_reference: str | None = Field(
+        None, description="REF*F8: the payer claim number a correction replaces"
+    )
+    billing_tin: str | None = None
     billing_npi: Npi
     rendering_npi: Npi | None = None
     payer_id: str
@@ -319,6 +339,59 @@ class ClaimSubmitted(Envelope):
     diagnosis_codes: tuple[str, ...] = ()
     prior_auth_number: str | None = None
     lines: tuple[SubmittedLine, ...]
+
+
+# ---------------------------------------------------------------- acknowledgments (999, 277CA)
+
+
+class AckStatus(Contract):
+    category: str
+    code: str | None = None
+    entity: str | None = None
+    meaning: str
+
+
+class LineAckEcho(Contract):
+    """A service line as echoed in a 277CA (kept for the modifier audit trail)."""
+
+    line_control_number: str | None = None
+    procedure_code: ProcedureCode | None = None
+    modifiers: tuple[Modifier, ...] = ()
+    charge: Money | None = None
+    service_date: date | None = None
+    accepted: bool | None = None
+    statuses: tuple[AckStatus, ...] = ()
+
+
+class ClaimAcknowledged(Envelope):
+    """What a 277CA says of one submitted claim: received, accepted, or rejected and why."""
+
+    event_type: Literal["claims.acknowledged"] = "claims.acknowledged"
+    schema_version: Literal[1] = 1
+    file_id: str
+    claim_id: str
+    payer_claim_control_number: str | None = None
+    accepted: bool
+    total_charge: Money | None = None
+    statuses: tuple[AckStatus, ...] = ()
+    lines: tuple[LineAckEcho, ...] = ()
+
+
+class TransactionSetAcknowledged(Envelope):
+    """What a 999 says of one submitted transaction set (usually an 837 file's ST)."""
+
+    event_type: Literal["claims.set_acknowledged"] = "claims.set_acknowledged"
+    schema_version: Literal[1] = 1
+    file_id: str
+    group_control: str | None = None
+    transaction_set_id: str | None = None
+    transaction_control: str | None = None
+    accepted: bool
+    result_code: str
+    errors: tuple[str, ...] = Field(default=(), description="each segment or element error in plain words")
+    submitted_file_id: str | None = Field(
+        None, description="the 837 file this acknowledges, when it is on file"
+    )
 
 
 # ---------------------------------------------------------------- authorizations

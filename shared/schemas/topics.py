@@ -8,6 +8,7 @@ PRACTICES = "practices.v1"
 INGEST_FILES = "ingest.files.v1"
 INGEST_RAW_FILES = "ingest.raw-files.v1"
 CLAIMS_SUBMITTED = "claims.submitted.v1"
+CLAIMS_ACKNOWLEDGMENTS = "claims.acknowledgments.v1"
 INGEST_REJECTIONS = "ingest.rejections.v1"
 DENIALS_DECISIONS = "denials.decisions.v1"
 AUTHS_RECORDS = "auths.records.v1"
@@ -17,6 +18,7 @@ ALL = (
     REMIT_LINES,
     REMIT_PROVIDER_ADJUSTMENTS,
     PRACTICES,
+    CLAIMS_ACKNOWLEDGMENTS,
     INGEST_FILES,
     INGEST_RAW_FILES,
     CLAIMS_SUBMITTED,

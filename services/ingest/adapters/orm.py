@@ -6,8 +6,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.runtime.db import bookkeeping_tables
 
@@ -69,6 +72,41 @@ remittances = Table(
     Column("transaction_control", String(20), nullable=False),
     Column("payment_amount", Numeric(14, 2), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+submitted_claims = Table(
+    "submitted_claims",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("claim_id", String(80), primary_key=True),
+    Column("payer_id", String(80), nullable=False),
+    Column("file_id", String(64), nullable=False),
+    Column("frequency_code", String(2), nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+submitted_lines = Table(
+    "submitted_lines",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("claim_id", String(80), primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("procedure_code", String(48), nullable=False),
+    Column("modifiers", ARRAY(String(2)), nullable=False),
+    Column("units", Numeric(10, 3), nullable=False),
+    Column("charge", Numeric(14, 2), nullable=False),
+    Column("service_date", Date, nullable=True),
+    Column("line_control_number", String(50), nullable=True),
+    Index("ix_submitted_lines_control", "practice_id", "claim_id", "line_control_number"),
+)
+
+submitted_sets = Table(
+    "submitted_sets",
+    metadata,
+    Column("group_control", String(20), primary_key=True),
+    Column("transaction_control", String(20), primary_key=True),
+    Column("file_id", String(64), primary_key=True),
+    Column("practice_id", String(64), nullable=False),
 )
 
 processed_events, outbox = bookkeeping_tables(metadata)

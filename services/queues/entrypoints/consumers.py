@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
 from services.queues.app import (
     apply_auth_check,
+    apply_claim_ack,
     apply_decision,
     apply_file,
     apply_practice,
     apply_provider_adjustment,
     apply_rejection,
+    apply_set_ack,
 )
 from shared.runtime.broker import subscriber_options
 from shared.runtime.service import ServiceRuntime
 from shared.schemas import (
     AuthChecked,
+    ClaimAcknowledged,
     FileIngested,
     IngestRejection,
     LineDecision,
     PracticeRegistered,
     ProviderAdjustmentReceived,
+    TransactionSetAcknowledged,
     topics,
 )
+
+Acknowledgment = Annotated[ClaimAcknowledged | TransactionSetAcknowledged, Field(discriminator="event_type")]
 
 
 def register(runtime: ServiceRuntime) -> None:
@@ -52,3 +62,12 @@ def register(runtime: ServiceRuntime) -> None:
     @broker.subscriber(settings.topic(topics.PRACTICES), **subscriber_options("queues", "practices"))
     async def on_practice(event: PracticeRegistered) -> None:
         await apply_practice(engine, event)
+
+    @broker.subscriber(
+        settings.topic(topics.CLAIMS_ACKNOWLEDGMENTS), **subscriber_options("queues", "acknowledgments")
+    )
+    async def on_acknowledgment(ack: Acknowledgment) -> None:
+        if isinstance(ack, ClaimAcknowledged):
+            await apply_claim_ack(engine, ack)
+        else:
+            await apply_set_ack(engine, ack)

@@ -34,6 +34,11 @@ from shared.schemas import Adjustment, Imbalance, PersonRef, RemitClaim, RemitCo
 SUPPORTED_835 = ("005010X221A1", "005010X221", "004010X091A1", "004010X091")
 ZERO = Decimal(0)
 CAS_AMOUNT_POSITIONS = (3, 6, 9, 12, 15, 18)
+_CODE = re.compile(r"^[A-Za-z0-9]{1,48}$")
+_MODIFIER = re.compile(r"^[A-Za-z0-9]{2}$")
+_REMARK = re.compile(r"^[A-Z]{1,2}[0-9]{1,5}$")
+_SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
+_PLB_REASON = re.compile(r"^[A-Z0-9]{2}$")
 _DECIMAL = re.compile(r"^-?(\d{1,15}(\.\d*)?|\.\d{1,15})$")
 _COMPOSITE_FALLBACK = re.compile(r"^[A-Z0-9]{2}([>:^|])\S")
 
@@ -185,7 +190,38 @@ def _procedure(
             "qualifier:code[:modifiers]",
             value,
         )
-    return parts[0], parts[1], tuple(m for m in parts[2:6] if m)
+    if not _CODE.match(parts[1]):
+        raise _Bad(
+            f"{segment.id}{index:02d} procedure code is not a code",
+            segment,
+            index,
+            "letters and digits",
+            parts[1],
+        )
+    modifiers = tuple(m for m in parts[2:6] if m)
+    for m in modifiers:
+        if not _MODIFIER.match(m):
+            raise _Bad(
+                f"{segment.id}{index:02d} has a modifier that is not two letters or digits",
+                segment,
+                index,
+                "a modifier such as 50, LT, RT or 59",
+                m,
+            )
+    return parts[0], parts[1], modifiers
+
+
+def _remark(segment: Segment, index: int) -> str:
+    value = segment.get(index)
+    if not _REMARK.match(value):
+        raise _Bad(
+            f"{segment.id}{index:02d} is not a remark code",
+            segment,
+            index,
+            "a RARC such as N362 or MA130",
+            value,
+        )
+    return value
 
 
 def _name(seg: Segment) -> PersonRef:
@@ -242,7 +278,7 @@ class _LineBuilder:
             if seg.get(1) == "B6":
                 self.allowed = amount
         elif sid == "LQ" and seg.get(1) == "HE":
-            self.remarks.append(seg.get(2))
+            self.remarks.append(_remark(seg, 2))
 
     def build(self) -> RemitServiceLine:
         assert self.charge is not None
@@ -327,9 +363,9 @@ def read_claim(
                 if seg.get(8) == "XX":
                     info["rendering_npi"] = seg.get(9) or None
         elif sid == "MOA":
-            remarks.extend(v for v in (seg.get(i) for i in (3, 4, 5, 6, 7)) if v)
+            remarks.extend(_remark(seg, i) for i in (3, 4, 5, 6, 7) if seg.get(i))
         elif sid == "MIA":
-            remarks.extend(v for v in (seg.get(i) for i in (5, 20, 21, 22, 23)) if v)
+            remarks.extend(_remark(seg, i) for i in (5, 20, 21, 22, 23) if seg.get(i))
         elif sid == "DTM":
             qualifier = seg.get(1)
             key = {"232": "statement_from", "233": "statement_to", "050": "received_date"}.get(qualifier)
@@ -403,6 +439,7 @@ class _Transaction:
     plb: int = 0
     count: int = 1
     broken: bool = False
+    claim_broken: bool = False
     warnings: list[_Bad] = field(default_factory=list)
 
 
@@ -490,6 +527,18 @@ def _close_claim(tx: _Transaction, delimiters: Delimiters) -> Iterator[Item]:
         return
     claim_segments, tx.claim = tx.claim, []
     tx.claim_ordinal += 1
+    if tx.claim_broken:
+        tx.claim_broken = False
+        yield _problem(
+            "claim",
+            _Bad(
+                "claim not posted: it contains a segment that is not X12 (see the "
+                "transaction problem before this one)",
+                claim_segments[0],
+            ),
+            tx,
+        )
+        return
     try:
         claim, lines = read_claim(claim_segments, delimiters)
     except _Bad as err:
@@ -540,6 +589,14 @@ def _provider_adjustments(tx: _Transaction, seg: Segment, delimiters: Delimiters
             if not seg.get(first):
                 continue
             reason, _, reference = seg.get(first).partition(delimiters.component)
+            if not _PLB_REASON.match(reason):
+                raise _Bad(
+                    f"PLB{first:02d} is not an adjustment reason code",
+                    seg,
+                    first,
+                    "a two-character code such as WO, FB, L6 or 72",
+                    reason,
+                )
             amount = money(seg, first + 1)
             assert amount is not None
             pairs.append((reason, reference or None, amount))
@@ -633,6 +690,21 @@ def parse_835_segments(
         sid = seg.id
         if tx is not None and sid not in ("SE", "ST", "GE", "IEA", "ISA", "GS"):
             tx.count += 1
+            if not _SEGMENT_ID.match(sid):
+                yield _problem(
+                    "transaction",
+                    _Bad(
+                        "segment id is not a valid X12 segment id",
+                        seg,
+                        None,
+                        "two or three capital letters or digits",
+                        sid[:40],
+                    ),
+                    tx,
+                )
+                if tx.claim:
+                    tx.claim_broken = True
+                continue
             if sid == "CLP":
                 yield from _open_context(tx)
                 yield from _close_claim(tx, delimiters)

@@ -75,7 +75,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(args.service, settings.log_level, settings.log_format)
     schema = "queues" if args.service == "gateway" else args.service
-    upgrade(schema, settings.database_url)
     app: Any
     if args.service == "gateway":
         from services.queues.gateway.app import create_app as gateway_app
@@ -84,9 +83,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         host, port = settings.gateway_host, args.port or settings.gateway_port
     else:
         module = __import__(f"services.{args.service}.main", fromlist=["create_app"])
-        app = module.create_app(settings)
+        try:
+            app = module.create_app(settings)
+        except ValueError as exc:  # a configuration file operators edit is wrong: say where, do not start
+            print(f"claimline run {args.service}: cannot start: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         host = settings.health_host
         port = args.port or settings.health_port or DEFAULT_PORTS[args.service]
+    upgrade(schema, settings.database_url)
     uvicorn.run(
         app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=20
     )
@@ -208,6 +212,59 @@ def cmd_queues(args: argparse.Namespace) -> int:
     return print_queue(args.url, token, limit=args.limit)
 
 
+def cmd_codes(args: argparse.Namespace) -> int:
+    """`claimline codes CARC 97`: our meaning, action and category; exit 1 for a code we do not know."""
+    from services.denials.domain.catalog import load_catalog
+
+    if args.kind.lower() == "import":
+        return _import_official(args)
+    kind = {"carc": "carc", "rarc": "rarc", "group": "group"}.get(args.kind.lower())
+    if kind is None or not args.code:
+        print(
+            "usage: claimline codes CARC|RARC|GROUP CODE, or claimline codes import carc|rarc FILE.csv",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    entry = load_catalog().lookup(kind, args.code.upper())
+    if entry is None:
+        print(f"{kind.upper()} {args.code.upper()}: unknown to claimline; look it up in the official list")
+        return EXIT_FAILED
+    print(f"{kind.upper()} {entry.code}: {entry.meaning}")
+    if entry.action:
+        print(f"  next action: {entry.action}")
+    if entry.category:
+        print(f"  category: {entry.category}")
+    if entry.appealable:
+        print(f"  appealable: {entry.appealable}")
+    return EXIT_OK
+
+
+def _import_official(args: argparse.Namespace) -> int:
+    from services.denials.official import OfficialListError, import_official, read_official_csv
+    from shared.runtime.db import make_engine
+
+    if not args.code or not args.file:
+        print("usage: claimline codes import carc|rarc FILE.csv", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        codes = read_official_csv(Path(args.file), args.code.lower())
+    except OfficialListError as exc:
+        print(f"claimline codes import: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+    async def run() -> int:
+        engine = make_engine(_settings().database_url)
+        try:
+            return await import_official(engine, args.code.lower(), codes, Path(args.file).name)
+        finally:
+            await engine.dispose()
+
+    count = asyncio.run(run())
+    retired = sum(1 for c in codes if c.stop_date)
+    print(f"imported {count} official {args.code.upper()} codes ({retired} with a stop date)")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from claimline.demo import run_demo
 
@@ -274,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=os.environ.get("CLAIMLINE_GATEWAY_URL", "http://127.0.0.1:8080"))
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_queues)
+
+    p = sub.add_parser("codes", help="what a CARC, RARC or group code means, or import the official lists")
+    p.add_argument("kind", help="CARC, RARC, GROUP, or import")
+    p.add_argument("code", nargs="?", help="the code (or, with import, carc or rarc)")
+    p.add_argument("file", nargs="?", help="with import: the official list as CSV")
+    p.set_defaults(func=cmd_codes)
 
     p = sub.add_parser("demo", help="start everything, ingest the sample files and show the queues")
     p.add_argument("--stop-after", action="store_true", help="stop services and stack when done")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
@@ -10,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.denials.adapters.orm import decisions, outbox, processed_events
 from services.denials.domain.catalog import Catalog
-from services.denials.domain.classify import classify
+from services.denials.domain.classify import OfficialText, Pricer, classify
+from services.denials.domain.routing import RoutingConfig, load_routing
 from shared.runtime.broker import PracticeMismatch
 from shared.runtime.db import enqueue, first_time, outbox_row
 from shared.runtime.settings import Settings
@@ -19,8 +21,20 @@ from shared.schemas import LineDecision, RemitLineReceived, event_id_for, now_ut
 CONSUMER = "denials.remit-lines"
 
 
-def decide(catalog: Catalog, event: RemitLineReceived, today: date) -> LineDecision:
-    c = classify(catalog, event, today)
+@dataclass
+class Rulebook:
+    """Everything a decision depends on besides the line: codes, routing, fee schedules, official lists."""
+
+    catalog: Catalog
+    routing: RoutingConfig
+    pricer: Pricer | None = None
+    official: OfficialText = field(default_factory=OfficialText)
+
+
+def decide(rules: Rulebook | Catalog, event: RemitLineReceived, today: date) -> LineDecision:
+    if isinstance(rules, Catalog):
+        rules = Rulebook(rules, load_routing())
+    c = classify(rules.catalog, event, today, rules.routing, rules.pricer, rules.official)
     return LineDecision(
         event_id=event_id_for("denials.decision", str(event.event_id)),
         occurred_at=now_utc(),
@@ -50,13 +64,15 @@ def decide(catalog: Catalog, event: RemitLineReceived, today: date) -> LineDecis
         deadline=c.deadline,
         codes=c.codes,
         summary=c.summary,
+        reason_category=c.reason_category,
+        routing_rule=c.rule,
         posting=event.posting,
         match=event.match,
     )
 
 
 async def handle_remit_line(
-    engine: AsyncEngine, settings: Settings, catalog: Catalog, event: RemitLineReceived, today: date
+    engine: AsyncEngine, settings: Settings, rules: Rulebook, event: RemitLineReceived, today: date
 ) -> LineDecision | None:
     """Decide one line. Returns None when the event was already applied (a redelivery)."""
     async with engine.begin() as conn:
@@ -72,7 +88,7 @@ async def handle_remit_line(
             )
         if not await first_time(conn, processed_events, CONSUMER, event.event_id):
             return None
-        decision = decide(catalog, event, today)
+        decision = decide(rules, event, today)
         await conn.execute(
             pg_insert(decisions)
             .values(

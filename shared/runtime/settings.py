@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     archive_dir: Path = Field(REPO_ROOT / ".cache" / "archive", alias="CLAIMLINE_ARCHIVE_DIR")
     drop_dir: Path | None = Field(None, alias="CLAIMLINE_DROP_DIR")
     drop_poll_seconds: float = Field(2.0, alias="CLAIMLINE_DROP_POLL_SECONDS")
+    routing_file: Path | None = Field(None, alias="CLAIMLINE_ROUTING_FILE")
+    fee_schedule: Path | None = Field(None, alias="CLAIMLINE_FEE_SCHEDULE")
     log_level: str = Field("INFO", alias="CLAIMLINE_LOG_LEVEL")
     log_format: str = Field("json", alias="CLAIMLINE_LOG_FORMAT")
     health_host: str = Field("127.0.0.1", alias="CLAIMLINE_HEALTH_HOST")

@@ -82,6 +82,18 @@ class RemitContext(Contract):
     handling_code: str | None = None
 
 
+class LineBrief(Contract):
+    """A sibling line of the same claim, as much as pricing and coding rules need to see of it."""
+
+    line_number: int = Field(ge=1)
+    procedure_code: ProcedureCode
+    modifiers: tuple[Modifier, ...] = ()
+    units: Money | None = None
+    charge: Money
+    paid: Money
+    service_date: date | None = None
+
+
 class RemitClaim(Contract):
     """The CLP claim a line belongs to."""
 
@@ -108,6 +120,10 @@ class RemitClaim(Contract):
     refs: dict[str, str] = Field(default_factory=dict, description="REF qualifier to value")
     adjustments: tuple[Adjustment, ...] = ()
     imbalance: Imbalance | None = None
+    lines: tuple[LineBrief, ...] = Field(default=(), description="every service line of the claim, in order")
+    follows_reversal: bool = Field(
+        False, description="a corrected claim right after the reversal of the same claim in this remittance"
+    )
 
 
 class RemitServiceLine(Contract):
@@ -262,11 +278,16 @@ class LineCategory(StrEnum):
 
 
 class TranslatedCode(Contract):
+    """A code on a line in plain English; `official` is the X12 wording when the customer imported it."""
+
     kind: Literal["group", "carc", "rarc"]
     code: str
     known: bool
     meaning: str
     action: str | None = None
+    official: str | None = None
+    stop_date: date | None = None
+    used_after_stop: bool = False
 
 
 class LineDecision(Envelope):
@@ -298,6 +319,8 @@ class LineDecision(Envelope):
     deadline: date | None = None
     codes: tuple[TranslatedCode, ...] = ()
     summary: str
+    reason_category: str | None = None
+    routing_rule: str | None = None
     posting: Literal["auto", "hold"] = "auto"
     match: LineMatch | None = None
 

@@ -167,7 +167,8 @@ def test_partly_paid_line_with_a_denial_is_partially_denied():
     c = classify(CATALOG, line, TODAY)
 
     assert c.category is LineCategory.PARTIALLY_DENIED
-    assert c.queue == "frequency"
+    assert c.reason_category == "frequency"
+    assert c.queue == "frequency_medical_necessity"
     assert c.needs_work is True
     assert c.amount_at_risk == D("500")
 

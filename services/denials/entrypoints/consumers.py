@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from services.denials.app import handle_remit_line
-from services.denials.domain.catalog import Catalog
+from services.denials.app import Rulebook, handle_remit_line
 from shared.runtime.broker import subscriber_options
 from shared.runtime.service import ServiceRuntime
 from shared.schemas import RemitLineReceived, topics
 
 
-def register(runtime: ServiceRuntime, catalog: Catalog, today: Callable[[], date]) -> None:
+def register(runtime: ServiceRuntime, rules: Rulebook, today: Callable[[], date]) -> None:
     @runtime.broker.subscriber(
         runtime.settings.topic(topics.REMIT_LINES), **subscriber_options("denials", "remit-lines")
     )
     async def on_remit_line(event: RemitLineReceived) -> None:
-        await handle_remit_line(runtime.engine, runtime.settings, catalog, event, today())
+        await handle_remit_line(runtime.engine, runtime.settings, rules, event, today())

@@ -29,10 +29,19 @@ from services.ingest.domain.x12 import (
     read_delimiters,
     segments,
 )
-from shared.schemas import Adjustment, Imbalance, PersonRef, RemitClaim, RemitContext, RemitServiceLine
+from shared.schemas import (
+    Adjustment,
+    Imbalance,
+    LineBrief,
+    PersonRef,
+    RemitClaim,
+    RemitContext,
+    RemitServiceLine,
+)
 
 SUPPORTED_835 = ("005010X221A1", "005010X221", "004010X091A1", "004010X091")
 ZERO = Decimal(0)
+REVERSAL = "22"
 CAS_AMOUNT_POSITIONS = (3, 6, 9, 12, 15, 18)
 _CODE = re.compile(r"^[A-Za-z0-9]{1,48}$")
 _MODIFIER = re.compile(r"^[A-Za-z0-9]{2}$")
@@ -382,6 +391,18 @@ def read_claim(
         elif sid == "REF" and seg.get(1):
             refs[seg.get(1)] = seg.get(2)
     built = [line.build() for line in lines]
+    briefs = tuple(
+        LineBrief(
+            line_number=b.line_number,
+            procedure_code=b.procedure_code,
+            modifiers=b.modifiers,
+            units=b.units_billed,
+            charge=b.charge,
+            paid=b.paid,
+            service_date=b.service_date,
+        )
+        for b in built
+    )
     found = (
         charge
         - _sum_adjustments(claim_adjustments)
@@ -416,6 +437,7 @@ def read_claim(
             refs=refs,
             adjustments=tuple(claim_adjustments),
             imbalance=imbalance,
+            lines=briefs,
             **{k: v for k, v in info.items() if k != "patient"},
         )
     except ValidationError as exc:
@@ -440,6 +462,7 @@ class _Transaction:
     count: int = 1
     broken: bool = False
     claim_broken: bool = False
+    last_reversal: str | None = None
     warnings: list[_Bad] = field(default_factory=list)
 
 
@@ -545,6 +568,11 @@ def _close_claim(tx: _Transaction, delimiters: Delimiters) -> Iterator[Item]:
         yield _problem("claim", err, tx)
         return
     tx.claims += 1
+    if claim.status_code == REVERSAL:
+        tx.last_reversal = claim.patient_control_number
+    elif tx.last_reversal == claim.patient_control_number:
+        claim = claim.model_copy(update={"follows_reversal": True})
+        tx.last_reversal = None
     if not lines:
         yield _problem(
             "claim",

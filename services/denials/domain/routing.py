@@ -1,0 +1,216 @@
+"""Routing rules: which work queue a finding goes to, and how long the practice has to appeal it.
+
+The rules are a YAML file operators edit: `services/denials/config/routing.yaml` by default, or the
+file `CLAIMLINE_ROUTING_FILE` names. It is validated when the service starts: a mistake stops the
+start with a message that names the file, the line and the problem, never a half-working service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_ROUTING_FILE = Path(__file__).resolve().parents[1] / "config" / "routing.yaml"
+
+PAYER_TYPES = ("medicare", "medicare_advantage", "medicaid", "commercial", "workers_comp", "other")
+
+
+class RoutingError(ValueError):
+    """The routing file is wrong; the message says where and why."""
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str | int) else value
+
+
+class Match(BaseModel):
+    """Conditions of a rule; every condition given must hold (an empty `when` matches everything)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    category: tuple[str, ...] = ()
+    payer_id: tuple[str, ...] = ()
+    payer_type: tuple[str, ...] = ()
+    practice_id: tuple[str, ...] = ()
+    carc: tuple[str, ...] = ()
+    group: tuple[str, ...] = ()
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+
+    @field_validator("category", "payer_id", "payer_type", "practice_id", "carc", "group", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        value = _as_list(value)
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return value
+
+    @field_validator("payer_type")
+    @classmethod
+    def _known_payer_type(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in PAYER_TYPES]
+        if unknown:
+            raise ValueError(f"unknown payer type {unknown[0]!r}; use one of {', '.join(PAYER_TYPES)}")
+        return value
+
+    @field_validator("min_amount", "max_amount", mode="before")
+    @classmethod
+    def _no_float(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, float | int) else value
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    when: Match = Match()
+    queue: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")
+
+
+class Tolerance(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: Decimal = Decimal("1.00")
+    percent: Decimal = Decimal("2")
+
+    @field_validator("amount", "percent", mode="before")
+    @classmethod
+    def _no_float(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, float | int) else value
+
+
+class RoutingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(ge=1, le=1)
+    appeal_days: dict[str, int] = Field(description="days to appeal after the remittance date, by payer type")
+    filing_indicators: dict[str, str] = Field(default_factory=dict, description="CLP06 to payer type")
+    payer_types: dict[str, str] = Field(default_factory=dict, description="payer id to payer type")
+    underpayment_tolerance: Tolerance = Tolerance()
+    rules: tuple[Rule, ...] = Field(min_length=1)
+    default_queue: str = Field("review", pattern=r"^[a-z][a-z0-9_]{1,39}$")
+
+    @field_validator("appeal_days")
+    @classmethod
+    def _appeal_days(cls, value: dict[str, int]) -> dict[str, int]:
+        for payer_type, days in value.items():
+            if payer_type != "default" and payer_type not in PAYER_TYPES:
+                raise ValueError(f"unknown payer type {payer_type!r}")
+            if not 1 <= days <= 730:
+                raise ValueError(f"{payer_type}: appeal days must be between 1 and 730, got {days}")
+        if "default" not in value:
+            raise ValueError("needs a 'default' entry")
+        return value
+
+    @field_validator("filing_indicators", "payer_types")
+    @classmethod
+    def _payer_type_values(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, payer_type in value.items():
+            if payer_type not in PAYER_TYPES:
+                raise ValueError(
+                    f"{key}: unknown payer type {payer_type!r}; use one of {', '.join(PAYER_TYPES)}"
+                )
+        return value
+
+    # ------------------------------------------------------------ decisions
+
+    def payer_type(self, payer_id: str | None, filing_indicator: str | None) -> str:
+        if payer_id and payer_id in self.payer_types:
+            return self.payer_types[payer_id]
+        if filing_indicator and filing_indicator in self.filing_indicators:
+            return self.filing_indicators[filing_indicator]
+        return "other"
+
+    def deadline(self, remittance_date: date, payer_type: str) -> date:
+        days = self.appeal_days.get(payer_type, self.appeal_days["default"])
+        return remittance_date + timedelta(days=days)
+
+    def route(self, finding: Finding) -> tuple[str, str]:
+        """The queue of the first rule that matches, and the rule's name."""
+        for rule in self.rules:
+            if _matches(rule.when, finding):
+                return rule.queue, rule.name
+        return self.default_queue, "default"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What routing looks at."""
+
+    category: str
+    payer_id: str | None
+    payer_type: str
+    practice_id: str
+    carcs: tuple[str, ...]
+    groups: tuple[str, ...]
+    amount: Decimal
+
+
+def _matches(when: Match, f: Finding) -> bool:
+    return (
+        (not when.category or f.category in when.category)
+        and (not when.payer_id or (f.payer_id or "") in when.payer_id)
+        and (not when.payer_type or f.payer_type in when.payer_type)
+        and (not when.practice_id or f.practice_id in when.practice_id)
+        and (not when.carc or any(c in when.carc for c in f.carcs))
+        and (not when.group or any(g in when.group for g in f.groups))
+        and (when.min_amount is None or f.amount >= when.min_amount)
+        and (when.max_amount is None or f.amount <= when.max_amount)
+    )
+
+
+# ---------------------------------------------------------------- loading with line numbers
+
+
+def _line_of(node: yaml.Node, path: tuple[str | int, ...]) -> int:
+    """1-based line of the YAML node at `path` (the deepest node that exists on the way)."""
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            nxt = node.value[key]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node = nxt
+    return int(node.start_mark.line) + 1
+
+
+def load_routing(path: Path = DEFAULT_ROUTING_FILE) -> RoutingConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RoutingError(f"{path}: cannot read the routing file: {exc.strerror}") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RoutingError(f"{path} {where}: not valid YAML: {problem}") from exc
+    if not isinstance(data, dict) or node is None:
+        raise RoutingError(
+            f"{path} line 1: the routing file must be a mapping with version, appeal_days and rules"
+        )
+    try:
+        return RoutingConfig.model_validate(data)
+    except ValidationError as exc:
+        messages = []
+        errors = exc.errors()
+        locs = [tuple(e["loc"]) for e in errors]
+        for error in errors[:10]:
+            loc = tuple(error["loc"])
+            if any(other != loc and other[: len(loc)] == loc for other in locs):
+                continue  # a container's complaint that only repeats a deeper error
+            readable = ".".join(str(p) for p in loc) or "(top)"
+            msg = error["msg"].removeprefix("Value error, ")
+            messages.append(f"{path} line {_line_of(node, loc)}: {readable}: {msg}")
+        raise RoutingError("the routing file is not valid:\n  " + "\n  ".join(messages)) from None

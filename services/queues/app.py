@@ -70,6 +70,8 @@ async def apply_decision(engine: AsyncEngine, decision: LineDecision) -> bool:
                 provider_npi=decision.rendering_npi,
                 file_id=decision.file_id,
                 trace_number=decision.trace_number,
+                payer_id=decision.payer_id,
+                payment_date=decision.payment_date,
                 payer_name=decision.payer_name,
                 claim_id=decision.patient_control_number,
                 claim_status_code=decision.claim_status_code,

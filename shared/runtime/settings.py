@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     drop_poll_seconds: float = Field(2.0, alias="CLAIMLINE_DROP_POLL_SECONDS")
     routing_file: Path | None = Field(None, alias="CLAIMLINE_ROUTING_FILE")
     fee_schedule: Path | None = Field(None, alias="CLAIMLINE_FEE_SCHEDULE")
+    jwt_public_keys: Path | None = Field(
+        None,
+        alias="CLAIMLINE_JWT_KEYS",
+        description="a JWKS JSON file or a PEM public key of the identity provider",
+    )
+    jwt_issuer: str | None = Field(None, alias="CLAIMLINE_JWT_ISSUER")
+    jwt_audience: str | None = Field(None, alias="CLAIMLINE_JWT_AUDIENCE")
     log_level: str = Field("INFO", alias="CLAIMLINE_LOG_LEVEL")
     log_format: str = Field("json", alias="CLAIMLINE_LOG_FORMAT")
     health_host: str = Field("127.0.0.1", alias="CLAIMLINE_HEALTH_HOST")

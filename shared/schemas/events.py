@@ -300,17 +300,26 @@ class LineDecision(Envelope):
     payer_name: str | None = None
     payer_id: str | None = None
     trace_number: str | None = None
+    payment_date: date | None = None
+    payment_amount: Money | None = Field(None, description="BPR02 of the remittance the line came in")
     patient_control_number: str
     payer_claim_control_number: str | None = None
     claim_status_code: str
+    patient: PersonRef = PersonRef()
     line_number: int = Field(ge=1)
     procedure_code: ProcedureCode
     modifiers: tuple[Modifier, ...] = ()
+    submitted_procedure_code: ProcedureCode | None = None
+    submitted_modifiers: tuple[Modifier, ...] = ()
+    units_billed: Money | None = None
+    units_paid: Money | None = None
     service_date: date | None = None
     rendering_npi: str | None = None
     charge: Money
     allowed: Money | None = None
     paid: Money
+    adjustments: tuple[Adjustment, ...] = ()
+    remarks: tuple[Rarc, ...] = ()
     category: LineCategory
     queue: str | None
     needs_work: bool

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -53,6 +54,7 @@ work_items = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_work_items_practice_priority", "practice_id", "priority", "item_id"),
     Index("ix_work_items_priority", "priority", "item_id"),
+    Index("ix_work_items_claim", "practice_id", "claim_id"),
 )
 
 remit_lines = Table(
@@ -63,6 +65,8 @@ remit_lines = Table(
     Column("provider_npi", String(10), nullable=True),
     Column("file_id", String(64), nullable=False),
     Column("trace_number", Text, nullable=True),
+    Column("payer_id", Text, nullable=True),
+    Column("payment_date", Date, nullable=True),
     Column("payer_name", Text, nullable=True),
     Column("claim_id", Text, nullable=False),
     Column("claim_status_code", String(4), nullable=False),
@@ -77,6 +81,8 @@ remit_lines = Table(
     Column("summary", Text, nullable=False),
     Column("decision", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_remit_lines_trace", "trace_number"),
+    Index("ix_remit_lines_claim", "practice_id", "claim_id"),
 )
 
 users = Table(
@@ -122,6 +128,42 @@ practices = Table(
     Column("payee_tins", ARRAY(String(9)), nullable=False),
     Column("rendering_npis", ARRAY(String(10)), nullable=False),
     Column("revision", BigInteger, nullable=False),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("note_id", BigInteger, Identity(), primary_key=True),
+    Column("item_id", Uuid, nullable=False, index=True),
+    Column("practice_id", String(64), nullable=False),
+    Column("author", String(100), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("written_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("entry_id", BigInteger, Identity(), primary_key=True),
+    Column("item_id", Uuid, nullable=False, index=True),
+    Column("practice_id", String(64), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(40), nullable=False, comment="assign | claim | note | status"),
+    Column("before", JSONB, nullable=True),
+    Column("after", JSONB, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("entry_id", BigInteger, Identity(), primary_key=True),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("what", String(60), nullable=False, comment="the view read: work_item, remittance, claim, export"),
+    Column("target", Text, nullable=False, comment="the item id, trace number or claim id read"),
+    Column("practice_ids", ARRAY(String(64)), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 processed_events, outbox = bookkeeping_tables(metadata)

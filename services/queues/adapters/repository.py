@@ -7,13 +7,15 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.queues.adapters.orm import files, practices, users, work_items
+from services.queues.adapters.orm import files, practices, remit_lines, users, work_items
 from services.queues.domain.scope import Principal, Role, Scope
 
 MAX_PAGE = 200
@@ -51,6 +53,10 @@ class ItemFilters:
     queue: str | None = None
     status: str | None = None
     kind: str | None = None
+    payer: str | None = None
+    assignee: str | None = None
+    older_than_days: int | None = None
+    min_amount: Decimal | None = None
 
 
 class WorkItems:
@@ -63,10 +69,16 @@ class WorkItems:
     ) -> tuple[list[dict[str, Any]], str | None]:
         limit = max(1, min(limit, MAX_PAGE))
         stmt = scoped(select(work_items), self.scope)
-        for column in ("practice_id", "category", "queue", "status", "kind"):
+        for column in ("practice_id", "category", "queue", "status", "kind", "assignee"):
             value = getattr(filters, column)
             if value is not None:
                 stmt = stmt.where(work_items.c[column] == value)
+        if filters.payer is not None:
+            stmt = stmt.where(work_items.c.payer_name.ilike(f"%{filters.payer}%"))
+        if filters.older_than_days is not None:
+            stmt = stmt.where(work_items.c.created_at <= func.now() - timedelta(days=filters.older_than_days))
+        if filters.min_amount is not None:
+            stmt = stmt.where(work_items.c.amount_at_risk >= filters.min_amount)
         if after:
             priority, item_id = decode_cursor(after)
             stmt = stmt.where(
@@ -98,6 +110,17 @@ async def principal_for_token(conn: AsyncConnection, token: str) -> Principal | 
         await conn.execute(
             select(users).where(users.c.token_hash == hash_token(token), users.c.active.is_(True))
         )
+    ).first()
+    if row is None:
+        return None
+    role = Role(row.role)
+    return Principal(row.username, role, Scope.for_user(role, tuple(row.practices), tuple(row.providers)))
+
+
+async def principal_for_username(conn: AsyncConnection, username: str) -> Principal | None:
+    """For identity-provider tokens: the user named by the token's subject, with the scope we store."""
+    row = (
+        await conn.execute(select(users).where(users.c.username == username, users.c.active.is_(True)))
     ).first()
     if row is None:
         return None
@@ -201,3 +224,72 @@ class Practices:
                 if value in values:
                     owners[value] = row[0]
         return owners
+
+
+def scoped_lines(stmt: Select[Any], scope: Scope) -> Select[Any]:
+    if scope.practices is not None:
+        stmt = stmt.where(remit_lines.c.practice_id.in_(scope.practices))
+    if scope.providers:
+        stmt = stmt.where(remit_lines.c.provider_npi.in_(scope.providers))
+    return stmt
+
+
+class Remittances:
+    """The ERA review: one remittance (by its trace number) line by line, as far as the scope reaches."""
+
+    def __init__(self, conn: AsyncConnection, scope: Scope):
+        self.conn = conn
+        self.scope = scope
+
+    async def lines(self, trace_number: str) -> list[dict[str, Any]]:
+        stmt = scoped_lines(select(remit_lines).where(remit_lines.c.trace_number == trace_number), self.scope)
+        stmt = stmt.order_by(
+            remit_lines.c.claim_id, remit_lines.c.claim_status_code.desc(), remit_lines.c.line_number
+        )
+        return [dict(r._mapping) for r in await self.conn.execute(stmt)]
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        stmt = scoped_lines(
+            select(
+                remit_lines.c.trace_number,
+                remit_lines.c.payer_name,
+                remit_lines.c.payment_date,
+                func.count().label("lines"),
+                func.sum(remit_lines.c.paid).label("paid"),
+                func.array_agg(func.distinct(remit_lines.c.practice_id)).label("practice_ids"),
+            ),
+            self.scope,
+        ).where(remit_lines.c.trace_number.is_not(None))
+        stmt = stmt.group_by(remit_lines.c.trace_number, remit_lines.c.payer_name, remit_lines.c.payment_date)
+        stmt = stmt.order_by(remit_lines.c.payment_date.desc().nulls_last(), remit_lines.c.trace_number)
+        return [dict(r._mapping) for r in await self.conn.execute(stmt.limit(min(limit, MAX_PAGE)))]
+
+
+class Claims:
+    """One claim: every adjudicated line and every open finding of it, within the scope."""
+
+    def __init__(self, conn: AsyncConnection, scope: Scope):
+        self.conn = conn
+        self.scope = scope
+
+    async def view(
+        self, claim_id: str, practice_id: str | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        lines_stmt = scoped_lines(select(remit_lines).where(remit_lines.c.claim_id == claim_id), self.scope)
+        items_stmt = scoped(select(work_items).where(work_items.c.claim_id == claim_id), self.scope)
+        if practice_id is not None:
+            lines_stmt = lines_stmt.where(remit_lines.c.practice_id == practice_id)
+            items_stmt = items_stmt.where(work_items.c.practice_id == practice_id)
+        lines = [
+            dict(r._mapping)
+            for r in await self.conn.execute(
+                lines_stmt.order_by(remit_lines.c.received_at, remit_lines.c.line_number)
+            )
+        ]
+        items = [
+            dict(r._mapping)
+            for r in await self.conn.execute(
+                items_stmt.order_by(work_items.c.priority.desc(), work_items.c.item_id)
+            )
+        ]
+        return lines, items

@@ -16,8 +16,9 @@ class Role(StrEnum):
 class Scope:
     """The practices (and optionally providers) a user's queries are limited to.
 
-    `practices is None` means every practice of the billing company (supervisors and admins),
-    including lines no practice claimed yet. An empty tuple means nothing at all.
+    `practices is None` means every practice of the billing company (supervisors), including lines no
+    practice claimed yet. An empty tuple means nothing at all: admins manage users, practices and rules
+    and see no patient data.
     """
 
     practices: tuple[str, ...] | None
@@ -25,8 +26,10 @@ class Scope:
 
     @classmethod
     def for_user(cls, role: Role, practices: tuple[str, ...], providers: tuple[str, ...]) -> Scope:
-        if role in (Role.SUPERVISOR, Role.ADMIN):
+        if role is Role.SUPERVISOR:
             return cls(None, ())
+        if role is Role.ADMIN:
+            return cls((), ())
         return cls(practices, providers)
 
     @property

@@ -4,59 +4,26 @@ Every request is authenticated; the caller's scope comes from the stored user, n
 Another practice's item answers 404, exactly like a missing one.
 """
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.queues.adapters.repository import BadCursor, ItemFilters, WorkItems
-from services.queues.gateway.deps import Conn, User
+from services.queues.gateway.deps import User
 from services.queues.gateway.intake import MAX_UPLOAD_BYTES
 from services.queues.gateway.intake import router as intake_router
+from services.queues.gateway.items import router as items_router
+from services.queues.gateway.jwt import JwtVerifier
+from services.queues.gateway.users import router as users_router
 from shared.runtime.db import make_engine
 from shared.runtime.service import database_ready
 from shared.runtime.settings import Settings, get_settings
-
-
-class WorkItemOut(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    item_id: uuid.UUID
-    practice_id: str
-    provider_npi: str | None
-    kind: str
-    category: str
-    queue: str
-    status: str
-    priority: int
-    amount_at_risk: Decimal
-    deadline: date | None
-    summary: str
-    payer_name: str | None
-    claim_id: str | None
-    line_number: int | None
-    procedure_code: str | None
-    service_date: date | None
-    assignee: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class WorkItemDetail(WorkItemOut):
-    detail: dict[str, Any]
-
-
-class WorkItemPage(BaseModel):
-    items: list[WorkItemOut]
-    next_cursor: str | None
 
 
 class ErrorBody(BaseModel):
@@ -70,6 +37,11 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.jwt = (
+            JwtVerifier(settings.jwt_public_keys, settings.jwt_issuer, settings.jwt_audience)
+            if settings.jwt_public_keys
+            else None
+        )
         app.state.engine = engine or make_engine(settings.database_url)
         app.state.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
@@ -93,6 +65,11 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
     )
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
+        return JSONResponse({"error": "invalid_request", "detail": problems}, status_code=422)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         names = {
@@ -109,7 +86,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             headers=getattr(exc, "headers", None),
         )
 
+    app.include_router(items_router)
     app.include_router(intake_router)
+    app.include_router(users_router)
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, str]:
@@ -129,35 +108,5 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             "practices": list(user.scope.practices) if user.scope.practices is not None else "all",
             "providers": list(user.scope.providers),
         }
-
-    @app.get("/v1/work-items", response_model=WorkItemPage)
-    async def list_items(
-        user: User,
-        conn: Conn,
-        practice_id: str | None = None,
-        category: str | None = None,
-        queue: str | None = None,
-        status: str | None = None,
-        kind: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        cursor: str | None = None,
-    ) -> WorkItemPage:
-        """Work items within the caller's scope, highest priority first, keyset-paginated."""
-        repo = WorkItems(conn, user.scope)
-        try:
-            rows, next_cursor = await repo.page(
-                ItemFilters(practice_id, category, queue, status, kind), limit, cursor
-            )
-        except BadCursor as exc:
-            raise HTTPException(400, str(exc)) from None
-        return WorkItemPage(items=[WorkItemOut.model_validate(r) for r in rows], next_cursor=next_cursor)
-
-    @app.get("/v1/work-items/{item_id}", response_model=WorkItemDetail)
-    async def get_item(item_id: uuid.UUID, user: User, conn: Conn) -> WorkItemDetail:
-        """One work item with the decision or finding behind it."""
-        row = await WorkItems(conn, user.scope).get(item_id)
-        if row is None:
-            raise HTTPException(404, "no such work item")
-        return WorkItemDetail.model_validate(row)
 
     return app

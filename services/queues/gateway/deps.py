@@ -7,8 +7,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.queues.adapters.repository import principal_for_token
+from services.queues.adapters.repository import principal_for_token, principal_for_username
 from services.queues.domain.scope import Principal, Role
+from services.queues.gateway.jwt import JwtVerifier
 from shared.runtime.settings import Settings
 
 bearer = HTTPBearer(auto_error=False)
@@ -23,11 +24,17 @@ Conn = Annotated[AsyncConnection, Depends(connection)]
 
 
 async def current_user(
-    conn: Conn, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request, conn: Conn, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    principal = await principal_for_token(conn, credentials.credentials)
+    token = credentials.credentials
+    verifier: JwtVerifier | None = request.app.state.jwt
+    if verifier is not None and token.count(".") == 2:
+        username = verifier.subject(token)
+        principal = await principal_for_username(conn, username) if username else None
+    else:
+        principal = await principal_for_token(conn, token)
     if principal is None:
         raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
     return principal

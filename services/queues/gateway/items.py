@@ -1,0 +1,427 @@
+"""Gateway routes for work items (queues, working them, export) and the ERA and claim views."""
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.queues.adapters.repository import BadCursor, Claims, ItemFilters, Remittances, WorkItems
+from services.queues.adapters.work import NotAllowed, NotFound, Status, Work, record_access
+from services.queues.gateway.deps import Conn, User
+
+router = APIRouter()
+NOT_FOUND = "no such work item"
+
+
+class WorkItemOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    item_id: uuid.UUID
+    practice_id: str
+    provider_npi: str | None
+    kind: str
+    category: str
+    queue: str
+    status: str
+    priority: int
+    amount_at_risk: Decimal
+    deadline: date | None
+    summary: str
+    payer_name: str | None
+    claim_id: str | None
+    line_number: int | None
+    procedure_code: str | None
+    service_date: date | None
+    assignee: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkItemDetail(WorkItemOut):
+    detail: dict[str, Any]
+
+
+class WorkItemPage(BaseModel):
+    items: list[WorkItemOut]
+    next_cursor: str | None
+
+
+class AssignIn(BaseModel):
+    assignee: str | None = Field(description="a username, or null to unassign")
+
+
+class StatusIn(BaseModel):
+    status: Status
+    note: str | None = Field(None, max_length=4000)
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class BulkIn(BaseModel):
+    item_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
+    action: Literal["assign", "claim", "status"]
+    assignee: str | None = None
+    status: Status | None = None
+    note: str | None = Field(None, max_length=4000)
+
+
+class BulkResult(BaseModel):
+    item_id: uuid.UUID
+    ok: bool
+    error: str | None = None
+
+
+class HistoryOut(BaseModel):
+    audit: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+
+
+def _filters(
+    practice_id: str | None = None,
+    category: str | None = None,
+    queue: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    payer: str | None = None,
+    assignee: str | None = None,
+    older_than_days: int | None = None,
+    min_amount: Decimal | None = None,
+    user: str = "",
+) -> ItemFilters:
+    return ItemFilters(
+        practice_id=practice_id,
+        category=category,
+        queue=queue,
+        status=status,
+        kind=kind,
+        payer=payer,
+        assignee=user if assignee == "me" else assignee,
+        older_than_days=older_than_days,
+        min_amount=min_amount,
+    )
+
+
+@router.get("/v1/work-items", response_model=WorkItemPage)
+async def list_items(
+    user: User,
+    conn: Conn,
+    practice_id: str | None = None,
+    category: str | None = None,
+    queue: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    payer: str | None = None,
+    assignee: Annotated[str | None, Query(description="a username, or 'me'")] = None,
+    older_than_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+    min_amount: Annotated[Decimal | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> WorkItemPage:
+    """Work items within the caller's scope, highest priority first, keyset-paginated."""
+    filters = _filters(
+        practice_id,
+        category,
+        queue,
+        status,
+        kind,
+        payer,
+        assignee,
+        older_than_days,
+        min_amount,
+        user.username,
+    )
+    try:
+        rows, next_cursor = await WorkItems(conn, user.scope).page(filters, limit, cursor)
+    except BadCursor as exc:
+        raise HTTPException(400, str(exc)) from None
+    return WorkItemPage(items=[WorkItemOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/v1/work-items.csv", response_class=StreamingResponse)
+async def export_items(
+    user: User,
+    conn: Conn,
+    practice_id: str | None = None,
+    category: str | None = None,
+    queue: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    payer: str | None = None,
+    assignee: str | None = None,
+    older_than_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+    min_amount: Annotated[Decimal | None, Query(ge=0)] = None,
+) -> StreamingResponse:
+    """The same queue as CSV (every page, within the caller's scope), for spreadsheets and other systems."""
+    filters = _filters(
+        practice_id,
+        category,
+        queue,
+        status,
+        kind,
+        payer,
+        assignee,
+        older_than_days,
+        min_amount,
+        user.username,
+    )
+    repo = WorkItems(conn, user.scope)
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page, cursor = await repo.page(filters, 200, cursor)
+        rows.extend(page)
+        if cursor is None or len(rows) >= 100_000:
+            break
+    await record_access(conn, user, "export", repr(filters), [r["practice_id"] for r in rows])
+    columns = list(WorkItemOut.model_fields)
+
+    async def body() -> AsyncIterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([row[c] for c in columns])
+            if out.tell() > 64_000:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="work-items.csv"'},
+    )
+
+
+@router.get("/v1/work-items/{item_id}", response_model=WorkItemDetail)
+async def get_item(item_id: uuid.UUID, user: User, conn: Conn) -> WorkItemDetail:
+    """One work item with the decision or finding behind it (a read of patient data: logged)."""
+    row = await WorkItems(conn, user.scope).get(item_id)
+    if row is None:
+        raise HTTPException(404, NOT_FOUND)
+    await record_access(conn, user, "work_item", str(item_id), [row["practice_id"]])
+    return WorkItemDetail.model_validate(row)
+
+
+async def _act(conn: Conn, action: Any) -> Any:
+    try:
+        result = await action
+    except NotFound:
+        await conn.rollback()
+        raise HTTPException(404, NOT_FOUND) from None
+    except NotAllowed as exc:
+        await conn.rollback()
+        raise HTTPException(403, str(exc)) from None
+    await conn.commit()
+    return result
+
+
+async def _item(conn: Conn, user: User, item_id: uuid.UUID) -> WorkItemDetail:
+    row = await WorkItems(conn, user.scope).get(item_id)
+    if row is None:
+        raise HTTPException(404, NOT_FOUND)
+    return WorkItemDetail.model_validate(row)
+
+
+@router.post("/v1/work-items/{item_id}/assign", response_model=WorkItemDetail)
+async def assign(item_id: uuid.UUID, body: AssignIn, user: User, conn: Conn) -> WorkItemDetail:
+    """Give the item to a biller (supervisors), or take or drop it yourself."""
+    await _act(conn, Work(conn, user).assign(item_id, body.assignee))
+    return await _item(conn, user, item_id)
+
+
+@router.post("/v1/work-items/{item_id}/claim", response_model=WorkItemDetail)
+async def claim(item_id: uuid.UUID, user: User, conn: Conn) -> WorkItemDetail:
+    """Take the item: it is assigned to you and, if new, in progress."""
+    await _act(conn, Work(conn, user).claim(item_id))
+    return await _item(conn, user, item_id)
+
+
+@router.post("/v1/work-items/{item_id}/status", response_model=WorkItemDetail)
+async def set_status(item_id: uuid.UUID, body: StatusIn, user: User, conn: Conn) -> WorkItemDetail:
+    """Move the item along: in progress, waiting on payer, appealed, resolved, written off."""
+    await _act(conn, Work(conn, user).set_status(item_id, body.status, body.note))
+    return await _item(conn, user, item_id)
+
+
+@router.post("/v1/work-items/{item_id}/notes", status_code=201)
+async def add_note(item_id: uuid.UUID, body: NoteIn, user: User, conn: Conn) -> dict[str, Any]:
+    """Add a note; notes cannot be edited or deleted."""
+    note: dict[str, Any] = await _act(conn, Work(conn, user).add_note(item_id, body.text))
+    return {k: (str(v) if isinstance(v, uuid.UUID | datetime) else v) for k, v in note.items()}
+
+
+@router.get("/v1/work-items/{item_id}/history", response_model=HistoryOut)
+async def history(item_id: uuid.UUID, user: User, conn: Conn) -> HistoryOut:
+    """Who did what and when, and the notes, oldest first."""
+    trail, written = await _act(conn, Work(conn, user).history(item_id))
+    return HistoryOut(audit=trail, notes=written)
+
+
+@router.post("/v1/work-items/bulk", response_model=list[BulkResult])
+async def bulk(body: BulkIn, user: User, conn: Conn) -> list[BulkResult]:
+    """One action on a selection; each item succeeds or fails on its own (not found, not allowed)."""
+    if body.action == "status" and body.status is None:
+        raise HTTPException(400, "action 'status' needs a status")
+    results = []
+    for item_id in body.item_ids:
+        work = Work(conn, user)
+        try:
+            if body.action == "assign":
+                await work.assign(item_id, body.assignee)
+            elif body.action == "claim":
+                await work.claim(item_id)
+            else:
+                assert body.status is not None
+                await work.set_status(item_id, body.status, body.note)
+        except NotFound:
+            results.append(BulkResult(item_id=item_id, ok=False, error="not_found"))
+            continue
+        except NotAllowed as exc:
+            results.append(BulkResult(item_id=item_id, ok=False, error=f"not_allowed: {exc}"))
+            continue
+        results.append(BulkResult(item_id=item_id, ok=True))
+    await conn.commit()
+    return results
+
+
+# ---------------------------------------------------------------- ERA and claim views
+
+
+class EraAdjustment(BaseModel):
+    group: str
+    reason: str
+    amount: Decimal
+    meaning: str
+
+
+class EraLine(BaseModel):
+    claim_id: str
+    claim_status_code: str
+    practice_id: str
+    line_number: int
+    procedure_code: str
+    modifiers: list[str]
+    submitted_procedure_code: str | None
+    submitted_modifiers: list[str]
+    modifier_trail_changed: bool
+    service_date: date | None
+    charge: Decimal
+    allowed: Decimal | None
+    paid: Decimal
+    category: str
+    underpaid: bool
+    reversed: bool
+    adjustments: list[EraAdjustment]
+    remarks: list[dict[str, Any]]
+    summary: str
+    patient: dict[str, Any]
+
+
+class EraOut(BaseModel):
+    trace_number: str
+    payer_name: str | None
+    payment_date: date | None
+    lines: list[EraLine]
+    total_charge: Decimal
+    total_paid: Decimal
+    payment_amount: Decimal | None = Field(description="BPR02 as the payer stated it (all practices)")
+
+
+def _era_line(row: dict[str, Any]) -> EraLine:
+    decision = row["decision"]
+    meanings = {c["code"]: c["meaning"] for c in decision.get("codes", []) if c["kind"] == "carc"}
+    match = decision.get("match") or {}
+    submitted_code = decision.get("submitted_procedure_code") or match.get("submitted_procedure_code")
+    submitted_mods = decision.get("submitted_modifiers") or match.get("submitted_modifiers") or []
+    adjudicated = (row["procedure_code"], list(row["modifiers"]))
+    changed = bool(submitted_code or submitted_mods) and (
+        (submitted_code or row["procedure_code"], list(submitted_mods)) != adjudicated
+    )
+    return EraLine(
+        claim_id=row["claim_id"],
+        claim_status_code=row["claim_status_code"],
+        practice_id=row["practice_id"],
+        line_number=row["line_number"],
+        procedure_code=row["procedure_code"],
+        modifiers=list(row["modifiers"]),
+        submitted_procedure_code=submitted_code,
+        submitted_modifiers=list(submitted_mods),
+        modifier_trail_changed=changed,
+        service_date=row["service_date"],
+        charge=row["charge"],
+        allowed=row["allowed"],
+        paid=row["paid"],
+        category=row["category"],
+        underpaid=row["category"] == "underpaid",
+        reversed=row["claim_status_code"] == "22",
+        adjustments=[
+            EraAdjustment(
+                group=a["group"],
+                reason=a["reason"],
+                amount=Decimal(a["amount"]),
+                meaning=meanings.get(a["reason"], f"unknown reason {a['reason']}"),
+            )
+            for a in decision.get("adjustments", [])
+        ],
+        remarks=[c for c in decision.get("codes", []) if c["kind"] == "rarc"],
+        summary=row["summary"],
+        patient=decision.get("patient", {}),
+    )
+
+
+@router.get("/v1/remittances")
+async def list_remittances(
+    user: User, conn: Conn, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[dict[str, Any]]:
+    """Remittances with lines in the caller's scope, newest first."""
+    return await Remittances(conn, user.scope).recent(limit)
+
+
+@router.get("/v1/remittances/{trace_number}", response_model=EraOut)
+async def era(trace_number: str, user: User, conn: Conn) -> EraOut:
+    """One remittance line by line: billed beside allowed beside paid, every adjustment in plain English,
+    underpayments and reversals marked, the modifier trail, and the totals."""
+    rows = await Remittances(conn, user.scope).lines(trace_number)
+    if not rows:
+        raise HTTPException(404, "no such remittance")
+    await record_access(conn, user, "remittance", trace_number, [r["practice_id"] for r in rows])
+    lines = [_era_line(r) for r in rows]
+    payment = rows[0]["decision"].get("payment_amount")
+    return EraOut(
+        trace_number=trace_number,
+        payer_name=rows[0]["payer_name"],
+        payment_date=rows[0]["payment_date"],
+        lines=lines,
+        total_charge=sum((ln.charge for ln in lines), Decimal(0)),
+        total_paid=sum((ln.paid for ln in lines), Decimal(0)),
+        payment_amount=Decimal(payment) if payment is not None else None,
+    )
+
+
+@router.get("/v1/claims/{claim_id}")
+async def claim_view(claim_id: str, user: User, conn: Conn, practice_id: str | None = None) -> dict[str, Any]:
+    """One claim: every adjudicated line (with its history across remittances) and every finding on it."""
+    lines, items = await Claims(conn, user.scope).view(claim_id, practice_id)
+    if not lines and not items:
+        raise HTTPException(404, "no such claim")
+    practices = sorted({r["practice_id"] for r in (*lines, *items)})
+    if len(practices) > 1 and practice_id is None:
+        raise HTTPException(400, f"claim id {claim_id} exists in several of your practices; add practice_id")
+    await record_access(conn, user, "claim", claim_id, practices)
+    return {
+        "claim_id": claim_id,
+        "practice_id": practices[0],
+        "lines": [_era_line(r).model_dump(mode="json") for r in lines],
+        "items": [WorkItemOut.model_validate(i).model_dump(mode="json") for i in items],
+    }

@@ -119,10 +119,14 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
     return broker
 
 
-def subscriber_options(service: str, consumer: str) -> dict[str, Any]:
-    """Every consumer: a named group (replicas share the work), earliest offset, commit after success."""
+def subscriber_options(service: str, consumer: str, settings: Settings) -> dict[str, Any]:
+    """Every consumer: a named group (replicas share the work), earliest offset, commit after success.
+
+    `CLAIMLINE_CONSUMER_GROUP_SUFFIX` gives a service new groups: it then reads every topic from the
+    beginning again (a replay), which the idempotent handlers turn into no change at all.
+    """
     return {
-        "group_id": f"claimline.{service}.{consumer}",
+        "group_id": f"claimline.{service}.{consumer}{settings.consumer_group_suffix}",
         "auto_offset_reset": "earliest",
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "max_poll_interval_ms": 300_000,

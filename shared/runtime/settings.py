@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(6, alias="CLAIMLINE_TOPIC_PARTITIONS")
     topic_replication: int = Field(1, alias="CLAIMLINE_TOPIC_REPLICATION")
+    consumer_group_suffix: str = Field("", alias="CLAIMLINE_CONSUMER_GROUP_SUFFIX")
     topic_prefix: str = Field("", alias="CLAIMLINE_TOPIC_PREFIX")
     archive_dir: Path = Field(REPO_ROOT / ".cache" / "archive", alias="CLAIMLINE_ARCHIVE_DIR")
     drop_dir: Path | None = Field(None, alias="CLAIMLINE_DROP_DIR")

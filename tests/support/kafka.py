@@ -57,3 +57,36 @@ async def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: 
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+async def lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Messages the consumer group has not committed yet, over every partition of `topics`."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        partitions = [tp for tp in (await _partitions(consumer, topics))]
+        ends = await consumer.end_offsets(partitions)
+        return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def _partitions(consumer: Any, topics: list[str]) -> list[Any]:
+    from aiokafka.structs import TopicPartition
+
+    result = []
+    for topic in topics:
+        for partition in consumer.partitions_for_topic(topic) or await _fetch(consumer, topic):
+            result.append(TopicPartition(topic, partition))
+    return result
+
+
+async def _fetch(consumer: Any, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()

@@ -11,10 +11,14 @@ from shared.schemas import AuthRecorded, ClaimSubmitted, topics
 def register(runtime: ServiceRuntime) -> None:
     broker, settings, engine = runtime.broker, runtime.settings, runtime.engine
 
-    @broker.subscriber(settings.topic(topics.CLAIMS_SUBMITTED), **subscriber_options("auths", "claims"))
+    @broker.subscriber(
+        settings.topic(topics.CLAIMS_SUBMITTED), **subscriber_options("auths", "claims", settings)
+    )
     async def on_claim(claim: ClaimSubmitted) -> None:
         await handle_claim(engine, settings, claim)
 
-    @broker.subscriber(settings.topic(topics.AUTHS_RECORDS), **subscriber_options("auths", "records"))
+    @broker.subscriber(
+        settings.topic(topics.AUTHS_RECORDS), **subscriber_options("auths", "records", settings)
+    )
     async def on_auth(auth: AuthRecorded) -> None:
         await handle_auth(engine, settings, auth)

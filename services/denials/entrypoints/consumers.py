@@ -13,7 +13,8 @@ from shared.schemas import RemitLineReceived, topics
 
 def register(runtime: ServiceRuntime, rules: Rulebook, today: Callable[[], date]) -> None:
     @runtime.broker.subscriber(
-        runtime.settings.topic(topics.REMIT_LINES), **subscriber_options("denials", "remit-lines")
+        runtime.settings.topic(topics.REMIT_LINES),
+        **subscriber_options("denials", "remit-lines", runtime.settings),
     )
     async def on_remit_line(event: RemitLineReceived) -> None:
         await handle_remit_line(runtime.engine, runtime.settings, rules, event, today())

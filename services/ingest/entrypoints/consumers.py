@@ -17,7 +17,7 @@ def register(runtime: ServiceRuntime) -> None:
 
     @broker.subscriber(
         settings.topic(topics.INGEST_RAW_FILES),
-        **subscriber_options("ingest", "raw-files"),
+        **subscriber_options("ingest", "raw-files", settings),
         max_partition_fetch_bytes=MAX_RAW_FILE_BYTES + 1024 * 1024,
     )
     async def on_raw_file(message: KafkaMessage) -> None:
@@ -34,7 +34,9 @@ def register(runtime: ServiceRuntime) -> None:
             submitted_by=headers.get("submitted-by"),
         )
 
-    @broker.subscriber(settings.topic(topics.PRACTICES), **subscriber_options("ingest", "practices"))
+    @broker.subscriber(
+        settings.topic(topics.PRACTICES), **subscriber_options("ingest", "practices", settings)
+    )
     async def on_practice(event: PracticeRegistered) -> None:
         spec = PracticeSpec(
             event.practice_id,

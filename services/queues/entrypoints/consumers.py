@@ -36,35 +36,44 @@ Acknowledgment = Annotated[ClaimAcknowledged | TransactionSetAcknowledged, Field
 def register(runtime: ServiceRuntime) -> None:
     broker, settings, engine = runtime.broker, runtime.settings, runtime.engine
 
-    @broker.subscriber(settings.topic(topics.DENIALS_DECISIONS), **subscriber_options("queues", "decisions"))
+    @broker.subscriber(
+        settings.topic(topics.DENIALS_DECISIONS), **subscriber_options("queues", "decisions", settings)
+    )
     async def on_decision(decision: LineDecision) -> None:
         await apply_decision(engine, decision)
 
-    @broker.subscriber(settings.topic(topics.INGEST_REJECTIONS), **subscriber_options("queues", "rejections"))
+    @broker.subscriber(
+        settings.topic(topics.INGEST_REJECTIONS), **subscriber_options("queues", "rejections", settings)
+    )
     async def on_rejection(rejection: IngestRejection) -> None:
         await apply_rejection(engine, rejection)
 
     @broker.subscriber(
         settings.topic(topics.REMIT_PROVIDER_ADJUSTMENTS),
-        **subscriber_options("queues", "provider-adjustments"),
+        **subscriber_options("queues", "provider-adjustments", settings),
     )
     async def on_provider_adjustment(adjustment: ProviderAdjustmentReceived) -> None:
         await apply_provider_adjustment(engine, adjustment)
 
-    @broker.subscriber(settings.topic(topics.AUTHS_CHECKS), **subscriber_options("queues", "auth-checks"))
+    @broker.subscriber(
+        settings.topic(topics.AUTHS_CHECKS), **subscriber_options("queues", "auth-checks", settings)
+    )
     async def on_auth_check(check: AuthChecked) -> None:
         await apply_auth_check(engine, check)
 
-    @broker.subscriber(settings.topic(topics.INGEST_FILES), **subscriber_options("queues", "files"))
+    @broker.subscriber(settings.topic(topics.INGEST_FILES), **subscriber_options("queues", "files", settings))
     async def on_file(event: FileIngested) -> None:
         await apply_file(engine, event)
 
-    @broker.subscriber(settings.topic(topics.PRACTICES), **subscriber_options("queues", "practices"))
+    @broker.subscriber(
+        settings.topic(topics.PRACTICES), **subscriber_options("queues", "practices", settings)
+    )
     async def on_practice(event: PracticeRegistered) -> None:
         await apply_practice(engine, event)
 
     @broker.subscriber(
-        settings.topic(topics.CLAIMS_ACKNOWLEDGMENTS), **subscriber_options("queues", "acknowledgments")
+        settings.topic(topics.CLAIMS_ACKNOWLEDGMENTS),
+        **subscriber_options("queues", "acknowledgments", settings),
     )
     async def on_acknowledgment(ack: Acknowledgment) -> None:
         if isinstance(ack, ClaimAcknowledged):

@@ -7,6 +7,7 @@ Another practice's item answers 404, exactly like a missing one.
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -64,6 +65,16 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         lifespan=lifespan,
         responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
     )
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Any) -> Any:
+        """PostgreSQL text cannot hold NUL: refuse it at the door instead of failing in a query."""
+        if "\x00" in unquote(request.url.path) or "\x00" in unquote(request.url.query):
+            return JSONResponse(
+                {"error": "bad_request", "detail": "NUL characters are not allowed in the URL"},
+                status_code=400,
+            )
+        return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -122,7 +122,7 @@ async def list_items(
     payer: str | None = None,
     assignee: Annotated[str | None, Query(description="a username, or 'me'")] = None,
     older_than_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
-    min_amount: Annotated[Decimal | None, Query(ge=0)] = None,
+    min_amount: Annotated[Decimal | None, Query(ge=0, le=999_999_999_999, decimal_places=2)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> WorkItemPage:
@@ -158,7 +158,7 @@ async def export_items(
     payer: str | None = None,
     assignee: str | None = None,
     older_than_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
-    min_amount: Annotated[Decimal | None, Query(ge=0)] = None,
+    min_amount: Annotated[Decimal | None, Query(ge=0, le=999_999_999_999, decimal_places=2)] = None,
 ) -> StreamingResponse:
     """The same queue as CSV (every page, within the caller's scope), for spreadsheets and other systems."""
     filters = _filters(

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from claimline.scrub import add_arguments as scrub_arguments
+from claimline.scrub import run as scrub_run
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REJECTED = 2
@@ -331,6 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=os.environ.get("CLAIMLINE_GATEWAY_URL", "http://127.0.0.1:8080"))
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_queues)
+
+    p = sub.add_parser("scrub", help="check an 837P file offline against the pain coding rule pack")
+    scrub_arguments(p)
+    p.set_defaults(func=scrub_run)
 
     p = sub.add_parser("codes", help="what a CARC, RARC or group code means, or import the official lists")
     p.add_argument("kind", help="CARC, RARC, GROUP, or import")

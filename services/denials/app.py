@@ -13,10 +13,21 @@ from services.denials.adapters.orm import decisions, outbox, processed_events
 from services.denials.domain.catalog import Catalog
 from services.denials.domain.classify import OfficialText, Pricer, classify
 from services.denials.domain.routing import RoutingConfig, load_routing
+from services.denials.domain.rulepack import RuleFinding, RulePack, ScrubClaim, explain_denial, scrub
 from shared.runtime.broker import PracticeMismatch
 from shared.runtime.db import enqueue, first_time, outbox_row
 from shared.runtime.settings import Settings
-from shared.schemas import LineDecision, RemitLineReceived, event_id_for, now_utc, topics
+from shared.schemas import (
+    ClaimScrubbed,
+    ClaimSubmitted,
+    LineCategory,
+    LineDecision,
+    RemitLineReceived,
+    RuleHit,
+    event_id_for,
+    now_utc,
+    topics,
+)
 
 CONSUMER = "denials.remit-lines"
 
@@ -29,12 +40,21 @@ class Rulebook:
     routing: RoutingConfig
     pricer: Pricer | None = None
     official: OfficialText = field(default_factory=OfficialText)
+    pack: RulePack | None = None
 
 
 def decide(rules: Rulebook | Catalog, event: RemitLineReceived, today: date) -> LineDecision:
     if isinstance(rules, Catalog):
         rules = Rulebook(rules, load_routing())
     c = classify(rules.catalog, event, today, rules.routing, rules.pricer, rules.official)
+    broken = (
+        _broken_rule(rules, event)
+        if c.category in (LineCategory.DENIED, LineCategory.PARTIALLY_DENIED)
+        else None
+    )
+    summary = c.summary
+    if broken is not None:
+        summary += f" Coding rule {broken.rule_id}: {broken.message} Fix: {broken.fix} ({broken.citation})"
     return LineDecision(
         event_id=event_id_for("denials.decision", str(event.event_id)),
         occurred_at=now_utc(),
@@ -72,12 +92,77 @@ def decide(rules: Rulebook | Catalog, event: RemitLineReceived, today: date) -> 
         amount_at_risk=c.amount_at_risk,
         deadline=c.deadline,
         codes=c.codes,
-        summary=c.summary,
+        summary=summary,
+        broken_rule=broken,
         reason_category=c.reason_category,
         routing_rule=c.rule,
         posting=event.posting,
         match=event.match,
     )
+
+
+def _hit(finding: RuleFinding) -> RuleHit:
+    return RuleHit(
+        rule_id=finding.rule_id,
+        severity=finding.severity,
+        line_numbers=finding.line_numbers,
+        title=finding.title,
+        message=finding.message,
+        fix=finding.fix,
+        citation=finding.citation,
+    )
+
+
+def _broken_rule(rules: Rulebook, event: RemitLineReceived) -> RuleHit | None:
+    """After adjudication: the coding rule that explains why the line was denied, when one applies."""
+    if rules.pack is None:
+        return None
+    claim = event.claim
+    payer_type = rules.routing.payer_type(event.remittance.payer_id, claim.filing_indicator)
+    found = explain_denial(
+        [a.reason for a in event.line.adjustments],
+        event.line,
+        claim.lines,
+        rules.pack,
+        payer_type,
+        payer_id=event.remittance.payer_id,
+        place_of_service=claim.facility_code,
+        claim_id=claim.patient_control_number,
+    )
+    return _hit(found) if found is not None else None
+
+
+def scrub_claim(rules: Rulebook, claim: ClaimSubmitted) -> ClaimScrubbed:
+    """Before submission: every line of a submitted claim against the rule pack."""
+    payer_type = rules.routing.payer_type(claim.payer_id, claim.filing_indicator)
+    findings = (
+        scrub(ScrubClaim.from_claim_submitted(claim), rules.pack, payer_type=payer_type) if rules.pack else []
+    )
+    return ClaimScrubbed(
+        event_id=event_id_for("denials.claim_scrubbed", str(claim.event_id)),
+        occurred_at=now_utc(),
+        practice_id=claim.practice_id,
+        correlation=claim.correlation,
+        source_event_id=claim.event_id,
+        claim_id=claim.claim_id,
+        payer_id=claim.payer_id,
+        payer_type=payer_type,
+        place_of_service=claim.place_of_service,
+        rendering_npi=claim.rendering_npi,
+        lines=claim.lines,
+        findings=tuple(_hit(f) for f in findings),
+    )
+
+
+async def handle_claim_submitted(
+    engine: AsyncEngine, settings: Settings, rules: Rulebook, claim: ClaimSubmitted
+) -> ClaimScrubbed | None:
+    async with engine.begin() as conn:
+        if not await first_time(conn, processed_events, "denials.claims", claim.event_id):
+            return None
+        verdict = scrub_claim(rules, claim)
+        await enqueue(conn, outbox, [outbox_row(settings.topic(topics.DENIALS_SCRUBS), verdict)])
+    return verdict
 
 
 async def handle_remit_line(

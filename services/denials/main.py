@@ -15,7 +15,9 @@ from services.denials.adapters.orm import outbox
 from services.denials.app import Rulebook
 from services.denials.domain.catalog import load_catalog
 from services.denials.domain.classify import OfficialText
+from services.denials.domain.ncci import load_mue, load_ptp
 from services.denials.domain.routing import load_routing
+from services.denials.domain.rulepack import load_rulepack
 from services.denials.entrypoints.consumers import register
 from services.denials.official import load_official
 from services.denials.pricing_adapter import pricer_from
@@ -35,7 +37,15 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime(
         NAME, settings, make_broker(settings, NAME), make_engine(settings.database_url), outbox
     )
-    runtime.topics = [settings.topic(t) for t in (topics.REMIT_LINES, topics.DENIALS_DECISIONS)]
+    runtime.topics = [
+        settings.topic(t)
+        for t in (
+            topics.REMIT_LINES,
+            topics.DENIALS_DECISIONS,
+            topics.CLAIMS_SUBMITTED,
+            topics.DENIALS_SCRUBS,
+        )
+    ]
     rules = load_rules(settings)
     runtime.background.append(lambda stop: refresh_official(runtime, rules, stop))
     register(runtime, rules, lambda: datetime.now(UTC).date())
@@ -45,7 +55,14 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
 def load_rules(settings: Settings) -> Rulebook:
     """Routing (and fee schedules) are checked before the service starts: a broken file stops it."""
     routing = load_routing(settings.routing_file) if settings.routing_file else load_routing()
-    return Rulebook(load_catalog(), routing, pricer_from(settings, routing))
+    ptp = load_ptp([settings.ncci_ptp]) if settings.ncci_ptp else None
+    mue = load_mue([settings.ncci_mue]) if settings.ncci_mue else None
+    pack = (
+        load_rulepack(settings.rules_dir, ptp=ptp, mue=mue)
+        if settings.rules_dir
+        else load_rulepack(ptp=ptp, mue=mue)
+    )
+    return Rulebook(load_catalog(), routing, pricer_from(settings, routing), pack=pack)
 
 
 async def refresh_official(runtime: ServiceRuntime, rules: Rulebook, stop: asyncio.Event) -> None:

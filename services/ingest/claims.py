@@ -79,6 +79,7 @@ def claim_event(claim: SubmittedClaim, practice_id: str, file_id: str) -> ClaimS
         rendering_npi=claim.rendering_npi,
         payer_id=claim.payer_id,
         payer_name=claim.payer_name,
+        filing_indicator=claim.filing_indicator,
         patient=claim.patient,
         patient_birth_date=claim.patient_birth_date,
         place_of_service=claim.place_of_service,

@@ -16,6 +16,7 @@ from shared.schemas import (
     AuthChecked,
     AuthCheckResult,
     ClaimAcknowledged,
+    ClaimScrubbed,
     FileIngested,
     IngestRejection,
     LineDecision,
@@ -328,6 +329,78 @@ async def apply_set_ack(engine: AsyncEngine, ack: TransactionSetAcknowledged) ->
                 "detail": ack.model_dump(mode="json"),
             },
         )
+    return True
+
+
+async def apply_scrub(engine: AsyncEngine, verdict: ClaimScrubbed) -> bool:
+    """Every held line becomes coding work before the claim goes out; holds that a corrected claim no
+    longer has are resolved."""
+    async with engine.begin() as conn:
+        if not await first_time(conn, processed_events, "queues.scrubs", verdict.event_id):
+            return False
+        held_ids = set()
+        lines = {line.line_number: line for line in verdict.lines}
+        for hit in verdict.findings:
+            if hit.severity != "hold":
+                continue
+            line = lines.get(hit.line_numbers[0]) if hit.line_numbers else None
+            item_id = item_id_for(
+                "rule",
+                verdict.practice_id,
+                verdict.claim_id,
+                hit.rule_id,
+                ",".join(map(str, hit.line_numbers)),
+            )
+            held_ids.add(item_id)
+            await _check_owner(conn, item_id, verdict.practice_id)
+            await _upsert_item(
+                conn,
+                {
+                    "item_id": item_id,
+                    "practice_id": verdict.practice_id,
+                    "provider_npi": verdict.rendering_npi,
+                    "kind": "rule",
+                    "category": "rule_hold",
+                    "queue": "coding_modifiers",
+                    "status": "new",
+                    "priority": 60,
+                    "amount_at_risk": line.charge if line else 0,
+                    "summary": (
+                        f"Held before submission ({hit.rule_id}): {hit.message} "
+                        f"Fix: {hit.fix} ({hit.citation})"
+                    ),
+                    "claim_id": verdict.claim_id,
+                    "line_number": line.line_number if line else None,
+                    "procedure_code": line.procedure_code if line else None,
+                    "service_date": line.service_date if line else None,
+                    "source_event_id": verdict.event_id,
+                    "revision": 0,
+                    "detail": {
+                        **hit.model_dump(mode="json"),
+                        "payer_type": verdict.payer_type,
+                        "place_of_service": verdict.place_of_service,
+                        "lines": [ln.model_dump(mode="json") for ln in verdict.lines],
+                    },
+                },
+            )
+        stale = select(work_items.c.item_id).where(
+            work_items.c.practice_id == verdict.practice_id,
+            work_items.c.claim_id == verdict.claim_id,
+            work_items.c.kind == "rule",
+            work_items.c.status.notin_(["resolved", "written_off"]),
+        )
+        for (item_id,) in (await conn.execute(stale)).all():
+            if item_id not in held_ids:
+                await conn.execute(
+                    work_items.update()
+                    .where(work_items.c.item_id == item_id)
+                    .values(
+                        status="resolved",
+                        updated_at=func.now(),
+                        summary=work_items.c.summary
+                        + " Resolved: the corrected claim no longer breaks this rule.",
+                    )
+                )
     return True
 
 

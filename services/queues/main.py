@@ -30,6 +30,7 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
             topics.INGEST_FILES,
             topics.PRACTICES,
             topics.CLAIMS_ACKNOWLEDGMENTS,
+            topics.DENIALS_SCRUBS,
         )
     ]
     register(runtime)

@@ -330,8 +330,36 @@ class LineDecision(Envelope):
     summary: str
     reason_category: str | None = None
     routing_rule: str | None = None
+    broken_rule: RuleHit | None = Field(None, description="the coding rule that explains the denial, if any")
     posting: Literal["auto", "hold"] = "auto"
     match: LineMatch | None = None
+
+
+class RuleHit(Contract):
+    """A pain coding rule a claim line breaks: what, how to fix it, and where the rule comes from."""
+
+    rule_id: str
+    severity: Literal["hold", "warn"]
+    line_numbers: tuple[int, ...]
+    title: str = ""
+    message: str
+    fix: str
+    citation: str
+
+
+class ClaimScrubbed(Envelope):
+    """The rule pack's verdict on a submitted claim, before it reaches the payer."""
+
+    event_type: Literal["denials.claim_scrubbed"] = "denials.claim_scrubbed"
+    schema_version: Literal[1] = 1
+    source_event_id: uuid.UUID
+    claim_id: str
+    payer_id: str
+    payer_type: str
+    place_of_service: str | None = None
+    rendering_npi: str | None = None
+    lines: tuple[SubmittedLine, ...]
+    findings: tuple[RuleHit, ...] = ()
 
 
 # ---------------------------------------------------------------- submitted claims (837P)
@@ -365,6 +393,7 @@ class ClaimSubmitted(Envelope):
     rendering_npi: Npi | None = None
     payer_id: str
     payer_name: str | None = None
+    filing_indicator: str | None = Field(None, description="SBR09 claim filing indicator (MB, CI, MC, 16...)")
     patient: PersonRef
     patient_birth_date: date | None = None
     place_of_service: str | None = None

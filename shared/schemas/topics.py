@@ -11,6 +11,7 @@ CLAIMS_SUBMITTED = "claims.submitted.v1"
 CLAIMS_ACKNOWLEDGMENTS = "claims.acknowledgments.v1"
 INGEST_REJECTIONS = "ingest.rejections.v1"
 DENIALS_DECISIONS = "denials.decisions.v1"
+DENIALS_SCRUBS = "denials.scrubs.v1"
 AUTHS_RECORDS = "auths.records.v1"
 AUTHS_CHECKS = "auths.checks.v1"
 
@@ -24,6 +25,7 @@ ALL = (
     CLAIMS_SUBMITTED,
     INGEST_REJECTIONS,
     DENIALS_DECISIONS,
+    DENIALS_SCRUBS,
     AUTHS_RECORDS,
     AUTHS_CHECKS,
 )

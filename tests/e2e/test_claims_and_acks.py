@@ -113,12 +113,13 @@ async def test_a_submitted_claim_is_auth_checked_and_its_remittance_lines_match_
     assert codes == ["64493", "64494"]
     assert all(i["category"] == "awaiting_auth" for i in awaiting if i["claim_id"] == claim_id)
 
+    trace = f"T{uuid.uuid4().hex[:10]}"
     remit = render(
         Envelope(
             interchange_control=random.randint(1, 999_999),
             remits=[
                 Remit(
-                    f"T{uuid.uuid4().hex[:10]}",
+                    trace,
                     practice["npi"],
                     "CLAIMS PAIN",
                     (
@@ -165,6 +166,15 @@ async def test_a_submitted_claim_is_auth_checked_and_its_remittance_lines_match_
     assert detail["match"]["submitted_line_number"] == 2
     assert detail["match"]["submitted_modifiers"] == ["50"]
     assert detail["modifiers"] == []
+    era = httpx.get(
+        f"{live_system.gateway}/v1/remittances/{trace}",
+        headers={"Authorization": f"Bearer {practice['token']}"},
+    ).json()
+    trail = {
+        ln["line_number"]: (ln["submitted_modifiers"], ln["modifiers"], ln["modifier_trail_changed"])
+        for ln in era["lines"]
+    }
+    assert trail == {1: (["50"], ["50"], False), 2: (["50"], [], True)}
 
 
 async def test_a_277ca_rejection_becomes_work_for_the_practice(live_system, practice, tmp_path: Path):

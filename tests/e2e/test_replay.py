@@ -28,6 +28,7 @@ QUEUES_CONSUMERS = {
     "files": topics.INGEST_FILES,
     "practices": topics.PRACTICES,
     "acknowledgments": topics.CLAIMS_ACKNOWLEDGMENTS,
+    "scrubs": topics.DENIALS_SCRUBS,
 }
 
 

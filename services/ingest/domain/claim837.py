@@ -463,6 +463,7 @@ class SubmittedClaim:
     rendering_npi: str | None
     payer_id: str
     payer_name: str | None
+    filing_indicator: str | None
     subscriber_member_id: str | None
     patient: PersonRef
     patient_is_subscriber: bool
@@ -589,6 +590,7 @@ class _Subscriber:
     birth_date: date | None
     payer_id: str
     payer_name: str | None
+    filing_indicator: str | None = None
 
 
 def _subscriber(loop: _Loop) -> _Subscriber:
@@ -605,7 +607,9 @@ def _subscriber(loop: _Loop) -> _Subscriber:
     if not pr.get(9):
         raise Defect("NM109 payer id is required", pr, 9, "a payer id", "(empty)")
     last, first = _person(nm1)
-    return _Subscriber(nm1.get(9), last, first, _birth_date(insured), pr.get(9), pr.get(3) or None)
+    sbr = next((s for s in loop.segments if s.id == "SBR"), None)
+    filing = (sbr.get(9) or None) if sbr is not None else None
+    return _Subscriber(nm1.get(9), last, first, _birth_date(insured), pr.get(9), pr.get(3) or None, filing)
 
 
 @dataclass(frozen=True)
@@ -975,6 +979,7 @@ def _claim(
         rendering_npi=body.rendering_npi,
         payer_id=subscriber.payer_id,
         payer_name=subscriber.payer_name,
+        filing_indicator=subscriber.filing_indicator,
         subscriber_member_id=subscriber.member_id,
         patient=PersonRef(
             last_name=names.last_name, first_name=names.first_name, member_id=subscriber.member_id

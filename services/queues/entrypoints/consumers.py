@@ -14,6 +14,7 @@ from services.queues.app import (
     apply_practice,
     apply_provider_adjustment,
     apply_rejection,
+    apply_scrub,
     apply_set_ack,
 )
 from shared.runtime.broker import subscriber_options
@@ -21,6 +22,7 @@ from shared.runtime.service import ServiceRuntime
 from shared.schemas import (
     AuthChecked,
     ClaimAcknowledged,
+    ClaimScrubbed,
     FileIngested,
     IngestRejection,
     LineDecision,
@@ -80,3 +82,9 @@ def register(runtime: ServiceRuntime) -> None:
             await apply_claim_ack(engine, ack)
         else:
             await apply_set_ack(engine, ack)
+
+    @broker.subscriber(
+        settings.topic(topics.DENIALS_SCRUBS), **subscriber_options("queues", "scrubs", settings)
+    )
+    async def on_scrub(verdict: ClaimScrubbed) -> None:
+        await apply_scrub(engine, verdict)

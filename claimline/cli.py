@@ -268,6 +268,41 @@ def _import_official(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_auths(args: argparse.Namespace) -> int:
+    """`claimline auths import FILE.csv --practice P`: authorizations exported from a payer portal."""
+    from services.auths.domain.portal_csv import PortalCsvError, load_portal_csv, to_event
+    from shared.runtime.broker import make_broker
+    from shared.schemas import topics
+
+    try:
+        imported = load_portal_csv(Path(args.file), default_payer_id=args.payer_id, practice_id=args.practice)
+        events = [to_event(row, args.practice) for row in imported.rows]
+    except (PortalCsvError, ValueError) as exc:
+        print(f"claimline auths import: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    settings = _settings()
+
+    async def publish() -> None:
+        broker = make_broker(settings, "auths-cli")
+        await broker.connect()
+        try:
+            for event in events:
+                await broker.publish(
+                    event.model_dump_json().encode(),
+                    topic=settings.topic(topics.AUTHS_RECORDS),
+                    key=event.partition_key,
+                    headers={"content-type": "application/json"},
+                )
+        finally:
+            await broker.stop()
+
+    asyncio.run(publish())
+    print(f"published {len(events)} authorization(s) for practice {args.practice}")
+    if imported.ignored_columns:
+        print(f"  ignored columns: {', '.join(imported.ignored_columns)}")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from claimline.demo import run_demo
 
@@ -334,6 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=os.environ.get("CLAIMLINE_GATEWAY_URL", "http://127.0.0.1:8080"))
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_queues)
+
+    p = sub.add_parser("auths", help="import authorizations exported from a payer portal (CSV)")
+    p.add_argument("action", choices=["import"])
+    p.add_argument("file")
+    p.add_argument("--practice", required=True, help="the practice the authorizations belong to")
+    p.add_argument("--payer-id", help="payer id for rows that do not name one")
+    p.set_defaults(func=cmd_auths)
 
     p = sub.add_parser("scrub", help="check an 837P file offline against the pain coding rule pack")
     scrub_arguments(p)

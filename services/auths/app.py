@@ -7,19 +7,28 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.auths.adapters.orm import authorizations, claims, outbox, processed_events
-from services.auths.domain.checks import Auth, LineToCheck, check_line
+from services.auths.domain.checks import Auth, LineToCheck, Verdict, check_line
+from services.auths.domain.frequency import default_frequency_caps
+from services.auths.domain.payer_rules import ClaimContext, requirement
+from services.auths.domain.prerequisites import default_prerequisites
+from services.auths.limits import claim_sessions, findings_for, history_of, keep
 from shared.runtime.db import enqueue, first_time, outbox_row
 from shared.runtime.settings import Settings
 from shared.schemas import (
     AuthChecked,
+    AuthCheckResult,
     AuthRecorded,
     AuthStatus,
+    ClaimLimitsChecked,
     ClaimSubmitted,
     Correlation,
     event_id_for,
     now_utc,
 )
 from shared.schemas import topics as t
+
+FREQUENCY_CAPS = default_frequency_caps()
+PREREQUISITES = default_prerequisites()
 
 
 async def _auths_for(
@@ -52,16 +61,30 @@ async def _evaluate(conn: AsyncConnection, settings: Settings, claim: ClaimSubmi
     auths = await _auths_for(conn, claim.practice_id, claim.payer_id, claim.patient.member_id)
     rows = []
     for line in claim.lines:
-        verdict = check_line(
-            LineToCheck(
-                line.procedure_code,
-                line.units,
-                line.service_date,
-                claim.rendering_npi,
-                claim.prior_auth_number,
+        needed = requirement(
+            line,
+            ClaimContext(
+                claim.payer_id,
+                line.place_of_service or claim.place_of_service,
+                payer_type=payer_type_of(claim.filing_indicator),
             ),
-            auths,
         )
+        if needed.required:
+            verdict = check_line(
+                LineToCheck(
+                    line.procedure_code,
+                    line.units,
+                    line.service_date,
+                    claim.rendering_npi,
+                    claim.prior_auth_number,
+                ),
+                auths,
+                required=frozenset({line.procedure_code}),
+            )
+            if needed.program and verdict.result is not AuthCheckResult.VALID:
+                verdict = Verdict(verdict.result, verdict.auth_number, f"{verdict.reason} ({needed.reason})")
+        else:
+            verdict = Verdict(AuthCheckResult.NOT_REQUIRED, None, needed.reason)
         check = AuthChecked(
             event_id=event_id_for(
                 "auths.check",
@@ -90,10 +113,60 @@ async def _evaluate(conn: AsyncConnection, settings: Settings, claim: ClaimSubmi
     await enqueue(conn, outbox, rows)
 
 
+FILING_INDICATOR_PAYER_TYPES = {
+    "MA": "medicare",
+    "MB": "medicare",
+    "16": "medicare_advantage",
+    "MC": "medicaid",
+    "CI": "commercial",
+    "BL": "commercial",
+    "HM": "commercial",
+    "12": "commercial",
+    "13": "commercial",
+    "14": "commercial",
+    "15": "commercial",
+    "WC": "workers_comp",
+}
+
+
+def payer_type_of(filing_indicator: str | None) -> str | None:
+    return FILING_INDICATOR_PAYER_TYPES.get(filing_indicator or "")
+
+
+async def check_limits(
+    conn: AsyncConnection, settings: Settings, claim: ClaimSubmitted
+) -> ClaimLimitsChecked:
+    """Frequency caps and prerequisites across practices; the claim's sessions are then kept on file."""
+    history = await history_of(conn, claim, settings.cross_practice_matching)
+    found = findings_for(
+        claim,
+        history,
+        FREQUENCY_CAPS,
+        payer_type_of(claim.filing_indicator),
+        PREREQUISITES.policy_for(payer_id=claim.payer_id, payer_type=payer_type_of(claim.filing_indicator)),
+    )
+    await keep(conn, claim, claim_sessions(claim))
+    verdict = ClaimLimitsChecked(
+        event_id=event_id_for("auths.limits_checked", str(claim.event_id)),
+        occurred_at=now_utc(),
+        practice_id=claim.practice_id,
+        correlation=Correlation(file_id=claim.file_id, claim_key=claim.claim_id),
+        source_event_id=claim.event_id,
+        claim_id=claim.claim_id,
+        payer_id=claim.payer_id,
+        rendering_npi=claim.rendering_npi,
+        lines=claim.lines,
+        findings=tuple(found),
+    )
+    await enqueue(conn, outbox, [outbox_row(settings.topic(t.AUTHS_LIMITS), verdict)])
+    return verdict
+
+
 async def handle_claim(engine: AsyncEngine, settings: Settings, claim: ClaimSubmitted) -> bool:
     async with engine.begin() as conn:
         if not await first_time(conn, processed_events, "auths.claims", claim.event_id):
             return False
+        await check_limits(conn, settings, claim)
         stmt = pg_insert(claims).values(
             practice_id=claim.practice_id,
             payer_id=claim.payer_id,

@@ -21,7 +21,8 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
         NAME, settings, make_broker(settings, NAME), make_engine(settings.database_url), outbox
     )
     runtime.topics = [
-        settings.topic(t) for t in (topics.CLAIMS_SUBMITTED, topics.AUTHS_RECORDS, topics.AUTHS_CHECKS)
+        settings.topic(t)
+        for t in (topics.CLAIMS_SUBMITTED, topics.AUTHS_RECORDS, topics.AUTHS_CHECKS, topics.AUTHS_LIMITS)
     ]
     register(runtime)
     return runtime

@@ -85,7 +85,12 @@ def claim_event(claim: SubmittedClaim, practice_id: str, file_id: str) -> ClaimS
         place_of_service=claim.place_of_service,
         diagnosis_codes=claim.diagnosis_codes,
         prior_auth_number=claim.prior_auth_number,
-        lines=claim.lines,
+        lines=tuple(
+            line.model_copy(update={"place_of_service": claim.line_places_of_service.get(line.line_number)})
+            if line.line_number in claim.line_places_of_service
+            else line
+            for line in claim.lines
+        ),
     )
 
 

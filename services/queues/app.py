@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from shared.schemas import (
     AuthChecked,
     AuthCheckResult,
     ClaimAcknowledged,
+    ClaimLimitsChecked,
     ClaimScrubbed,
     FileIngested,
     IngestRejection,
@@ -399,6 +401,71 @@ async def apply_scrub(engine: AsyncEngine, verdict: ClaimScrubbed) -> bool:
                         updated_at=func.now(),
                         summary=work_items.c.summary
                         + " Resolved: the corrected claim no longer breaks this rule.",
+                    )
+                )
+    return True
+
+
+async def apply_limits(engine: AsyncEngine, verdict: ClaimLimitsChecked) -> bool:
+    """A claim over a frequency cap, or without its prerequisites, is held as work with the history that
+    counts against it; findings a corrected claim no longer has are resolved."""
+    async with engine.begin() as conn:
+        if not await first_time(conn, processed_events, "queues.limits", verdict.event_id):
+            return False
+        lines = {line.line_number: line for line in verdict.lines}
+        current = set()
+        for finding in verdict.findings:
+            line = lines.get(finding.line_numbers[0]) if finding.line_numbers else None
+            item_id = item_id_for(
+                "limit",
+                verdict.practice_id,
+                verdict.claim_id,
+                finding.kind,
+                finding.family,
+                finding.region or "",
+                finding.finding or "",
+            )
+            current.add(item_id)
+            await _check_owner(conn, item_id, verdict.practice_id)
+            label = "Over the frequency limit" if finding.kind == "frequency" else "Prerequisite missing"
+            await _upsert_item(
+                conn,
+                {
+                    "item_id": item_id,
+                    "practice_id": verdict.practice_id,
+                    "provider_npi": verdict.rendering_npi,
+                    "kind": "limit",
+                    "category": "frequency_hold" if finding.kind == "frequency" else "prerequisite_hold",
+                    "queue": "frequency_medical_necessity",
+                    "status": "new",
+                    "priority": 65,
+                    "amount_at_risk": sum(
+                        (lines[n].charge for n in finding.line_numbers if n in lines), Decimal(0)
+                    ),
+                    "summary": f"{label}: {finding.message}",
+                    "claim_id": verdict.claim_id,
+                    "line_number": line.line_number if line else None,
+                    "procedure_code": line.procedure_code if line else None,
+                    "service_date": line.service_date if line else None,
+                    "source_event_id": verdict.event_id,
+                    "revision": 0,
+                    "detail": finding.model_dump(mode="json"),
+                },
+            )
+        stale = select(work_items.c.item_id).where(
+            work_items.c.practice_id == verdict.practice_id,
+            work_items.c.claim_id == verdict.claim_id,
+            work_items.c.kind == "limit",
+            work_items.c.status.notin_(["resolved", "written_off"]),
+        )
+        for (item_id,) in (await conn.execute(stale)).all():
+            if item_id not in current:
+                await conn.execute(
+                    work_items.update()
+                    .where(work_items.c.item_id == item_id)
+                    .values(
+                        status="resolved",
+                        updated_at=func.now(),
                     )
                 )
     return True

@@ -31,6 +31,7 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
             topics.PRACTICES,
             topics.CLAIMS_ACKNOWLEDGMENTS,
             topics.DENIALS_SCRUBS,
+            topics.AUTHS_LIMITS,
         )
     ]
     register(runtime)

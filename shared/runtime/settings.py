@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     rules_dir: Path | None = Field(None, alias="CLAIMLINE_RULES_DIR")
     ncci_ptp: Path | None = Field(None, alias="CLAIMLINE_NCCI_PTP")
     ncci_mue: Path | None = Field(None, alias="CLAIMLINE_NCCI_MUE")
+    cross_practice_matching: bool = Field(True, alias="CLAIMLINE_CROSS_PRACTICE_MATCHING")
     log_level: str = Field("INFO", alias="CLAIMLINE_LOG_LEVEL")
     log_format: str = Field("json", alias="CLAIMLINE_LOG_FORMAT")
     health_host: str = Field("127.0.0.1", alias="CLAIMLINE_HEALTH_HOST")

@@ -373,6 +373,7 @@ class SubmittedLine(Contract):
     charge: Money
     diagnosis_pointers: tuple[int, ...] = ()
     service_date: date | None = None
+    place_of_service: str | None = Field(None, description="SV105 when the line overrides the claim's")
     line_control_number: str | None = None
 
 
@@ -512,6 +513,51 @@ class AuthChecked(Envelope):
     auth_number: str | None = None
     reason: str
     revision: int = Field(ge=0, description="grows with every re-evaluation of the same line")
+
+
+class SessionSeen(Contract):
+    """A session that counts against a limit. Another practice's claim id and practice id are left out
+    unless the reader may see them."""
+
+    service_date: date
+    family: str
+    region: str | None = None
+    at_this_practice: bool
+    claim_id: str | None = None
+    practice_id: str | None = None
+
+
+class LimitFinding(Contract):
+    """A frequency cap or prerequisite a claim's session does not meet."""
+
+    kind: Literal["frequency", "prerequisite"]
+    line_numbers: tuple[int, ...]
+    family: str
+    region: str | None = None
+    message: str
+    count_in_window: int | None = None
+    cap: int | None = None
+    window_start: date | None = None
+    window_end: date | None = None
+    counted: tuple[SessionSeen, ...] = ()
+    supervisor_only_counted: tuple[SessionSeen, ...] = ()
+    source: str | None = None
+    missing_documentation: bool = False
+    finding: str | None = None
+    dates: tuple[date, ...] = ()
+
+
+class ClaimLimitsChecked(Envelope):
+    """Frequency limits and prerequisites of one submitted claim, across practices."""
+
+    event_type: Literal["auths.limits_checked"] = "auths.limits_checked"
+    schema_version: Literal[1] = 1
+    source_event_id: uuid.UUID
+    claim_id: str
+    payer_id: str
+    rendering_npi: str | None = None
+    lines: tuple[SubmittedLine, ...]
+    findings: tuple[LimitFinding, ...] = ()
 
 
 Event = (

@@ -14,6 +14,7 @@ DENIALS_DECISIONS = "denials.decisions.v1"
 DENIALS_SCRUBS = "denials.scrubs.v1"
 AUTHS_RECORDS = "auths.records.v1"
 AUTHS_CHECKS = "auths.checks.v1"
+AUTHS_LIMITS = "auths.limits.v1"
 
 ALL = (
     REMIT_LINES,
@@ -28,6 +29,7 @@ ALL = (
     DENIALS_SCRUBS,
     AUTHS_RECORDS,
     AUTHS_CHECKS,
+    AUTHS_LIMITS,
 )
 
 DLQ_SUFFIX = ".dlq"

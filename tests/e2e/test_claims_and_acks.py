@@ -95,7 +95,7 @@ async def test_a_submitted_claim_is_auth_checked_and_its_remittance_lines_match_
         transaction(
             "0001",
             billing(npi=practice["npi"]),
-            subscriber("2"),
+            subscriber("2", payer_id="87726", payer_name="UNITED COMMERCIAL", filing="CI"),
             claim(
                 claim_id,
                 line(1, "64493", "850", modifiers=("50",), control=f"{claim_id}-1"),

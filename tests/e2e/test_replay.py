@@ -29,6 +29,7 @@ QUEUES_CONSUMERS = {
     "practices": topics.PRACTICES,
     "acknowledgments": topics.CLAIMS_ACKNOWLEDGMENTS,
     "scrubs": topics.DENIALS_SCRUBS,
+    "limits": topics.AUTHS_LIMITS,
 }
 
 

@@ -48,10 +48,11 @@ def subscriber(
     payer_id: str = "04412",
     payer_name: str = "NORIDIAN JF PART B",
     has_patient: bool = False,
+    filing: str = "MB",
 ) -> list[str]:
     return [
         seg("HL", hl, parent, "22", "1" if has_patient else "0"),
-        seg("SBR", "P", "" if has_patient else "18", "", "", "", "", "", "", "MB"),
+        seg("SBR", "P", "" if has_patient else "18", "", "", "", "", "", "", filing),
         seg("NM1", "IL", "1", last, first, "", "", "", "MI", member),
         seg("N3", "12 SAGUARO LN"),
         seg("N4", "MESA", "AZ", "85201"),

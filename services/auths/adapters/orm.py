@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.runtime.db import bookkeeping_tables
 
@@ -36,6 +36,21 @@ claims = Table(
     Column("revision", Integer, nullable=False, server_default="0"),
     Column("claim", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("claim_id", String(80), primary_key=True),
+    Column("service_date", Date, primary_key=True),
+    Column("family", String(30), primary_key=True),
+    Column("region", String(30), primary_key=True, comment="empty when the family has no spinal region"),
+    Column("levels", ARRAY(String(20)), nullable=False),
+    Column("member_id", String(80), nullable=False),
+    Column("birth_date", Date, nullable=True, index=True),
+    Column("last_name", String(100), nullable=True),
+    Column("first_name", String(100), nullable=True),
 )
 
 processed_events, outbox = bookkeeping_tables(metadata)

@@ -11,6 +11,7 @@ from services.queues.app import (
     apply_claim_ack,
     apply_decision,
     apply_file,
+    apply_limits,
     apply_practice,
     apply_provider_adjustment,
     apply_rejection,
@@ -22,6 +23,7 @@ from shared.runtime.service import ServiceRuntime
 from shared.schemas import (
     AuthChecked,
     ClaimAcknowledged,
+    ClaimLimitsChecked,
     ClaimScrubbed,
     FileIngested,
     IngestRejection,
@@ -88,3 +90,9 @@ def register(runtime: ServiceRuntime) -> None:
     )
     async def on_scrub(verdict: ClaimScrubbed) -> None:
         await apply_scrub(engine, verdict)
+
+    @broker.subscriber(
+        settings.topic(topics.AUTHS_LIMITS), **subscriber_options("queues", "limits", settings)
+    )
+    async def on_limits(verdict: ClaimLimitsChecked) -> None:
+        await apply_limits(engine, verdict)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.queues.adapters.repository import BadCursor, Claims, ItemFilters, Remittances, WorkItems
 from services.queues.adapters.work import NotAllowed, NotFound, Status, Work, record_access
+from services.queues.domain.scope import Principal, Role
 from services.queues.gateway.deps import Conn, User
 
 router = APIRouter()
@@ -210,7 +211,7 @@ async def get_item(item_id: uuid.UUID, user: User, conn: Conn) -> WorkItemDetail
     if row is None:
         raise HTTPException(404, NOT_FOUND)
     await record_access(conn, user, "work_item", str(item_id), [row["practice_id"]])
-    return WorkItemDetail.model_validate(row)
+    return WorkItemDetail.model_validate(visible_to(user, row))
 
 
 async def _act(conn: Conn, action: Any) -> Any:
@@ -226,11 +227,20 @@ async def _act(conn: Conn, action: Any) -> Any:
     return result
 
 
+def visible_to(user: Principal, row: dict[str, Any]) -> dict[str, Any]:
+    """Fields the role may not see never leave the gateway: other practices' claims behind a frequency
+    hold are for supervisors only."""
+    if user.role is Role.SUPERVISOR:
+        return row
+    detail = {k: v for k, v in row["detail"].items() if not k.startswith("supervisor_only")}
+    return {**row, "detail": detail}
+
+
 async def _item(conn: Conn, user: User, item_id: uuid.UUID) -> WorkItemDetail:
     row = await WorkItems(conn, user.scope).get(item_id)
     if row is None:
         raise HTTPException(404, NOT_FOUND)
-    return WorkItemDetail.model_validate(row)
+    return WorkItemDetail.model_validate(visible_to(user, row))
 
 
 @router.post("/v1/work-items/{item_id}/assign", response_model=WorkItemDetail)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import httpx
 import jwt
@@ -30,7 +31,9 @@ from services.queues.app import apply_decision
 from services.queues.domain.scope import Role
 from services.queues.gateway.app import create_app
 from shared.runtime.settings import Settings
+from shared.schemas import AuthRecorded, topics
 from tests.support.events import remit_line
+from tests.support.kafka import read_all
 
 pytestmark = pytest.mark.integration
 
@@ -99,6 +102,7 @@ async def world(engine, database_url, kafka_bootstrap, tmp_path) -> AsyncIterato
         CLAIMLINE_JWT_KEYS=pem,
         CLAIMLINE_JWT_ISSUER="https://idp.example",
         CLAIMLINE_JWT_AUDIENCE="claimline",
+        CLAIMLINE_TOPIC_PREFIX=f"gw{tag}.",
     )
     app = create_app(settings, engine)
     async with app.router.lifespan_context(app):
@@ -354,3 +358,29 @@ async def test_invalid_requests_get_the_same_error_body(world: World):
     assert r.json()["error"] == "invalid_request" and "status" in r.json()["detail"]
     audit = await world.client.get("/v1/work-items/not-a-uuid", headers=world.as_("biller_a"))
     assert audit.status_code == 422
+
+
+async def test_authorizations_are_recorded_only_for_practices_in_scope(world: World, kafka_bootstrap):
+    body = {
+        "practice_id": world.a,
+        "auth_number": f"PA-{uuid.uuid4().hex[:6]}",
+        "payer_id": "87726",
+        "member_id": "W12345678",
+        "procedure_codes": ["64483", "64484"],
+        "units_authorized": "2",
+        "valid_from": "2026-09-01",
+        "valid_to": "2026-12-31",
+        "status": "approved",
+    }
+    foreign = await world.client.post(
+        "/v1/auths", json={**body, "practice_id": world.b}, headers=world.as_("biller_a")
+    )
+    assert foreign.status_code == 404 and foreign.json()["error"] == "not_found"
+    accepted = await world.client.post("/v1/auths", json=body, headers=world.as_("biller_a"))
+    assert accepted.status_code == 202
+    settings = world.client._transport.app.state.settings  # type: ignore[attr-defined]
+    records = await read_all(kafka_bootstrap, settings.topic(topics.AUTHS_RECORDS), expect=1)
+    recorded = [AuthRecorded.model_validate_json(r.value) for r in records]
+    assert [(r.practice_id, r.auth_number, r.units_authorized) for r in recorded] == [
+        (world.a, body["auth_number"], Decimal("2"))
+    ]

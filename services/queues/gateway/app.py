@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.queues.gateway.auths import router as auths_router
 from services.queues.gateway.deps import User
 from services.queues.gateway.intake import MAX_UPLOAD_BYTES
 from services.queues.gateway.intake import router as intake_router
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(items_router)
     app.include_router(intake_router)
     app.include_router(users_router)
+    app.include_router(auths_router)
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, str]:

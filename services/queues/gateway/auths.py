@@ -1,0 +1,75 @@
+"""Gateway route for authorizations other systems or billers record (the auths service keeps the ledger)."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.queues.gateway.deps import AppSettings, Broker, User
+from shared.schemas import AuthRecorded, AuthStatus, Correlation, event_id_for, now_utc, topics
+
+router = APIRouter()
+
+
+class AuthIn(BaseModel):
+    practice_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    auth_number: str = Field(min_length=1, max_length=80, description="auth, tracking or WISeR UTN number")
+    payer_id: str = Field(min_length=1, max_length=80)
+    member_id: str = Field(min_length=1, max_length=80)
+    provider_npi: Annotated[str, Field(pattern=r"^[0-9]{10}$")] | None = None
+    procedure_codes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{5}$")]] = Field(min_length=1)
+    units_authorized: Annotated[Decimal, Field(ge=0, le=9999)] | None = None
+    valid_from: date
+    valid_to: date
+    status: AuthStatus
+
+
+@router.post("/v1/auths", status_code=202)
+async def record_auth(body: AuthIn, user: User, broker: Broker, settings: AppSettings) -> JSONResponse:
+    """Record an authorization (or a change of its status) for a practice in the caller's scope; every
+    claim line of that patient is checked again against it."""
+    scope = user.scope.practices
+    if scope is not None and body.practice_id not in scope:
+        raise HTTPException(404, "no such practice")
+    if body.valid_to < body.valid_from:
+        raise HTTPException(400, "valid_to is before valid_from")
+    event = AuthRecorded(
+        event_id=event_id_for(
+            "auths.record",
+            body.practice_id,
+            body.payer_id,
+            body.auth_number,
+            body.status.value,
+            body.valid_from.isoformat(),
+            body.valid_to.isoformat(),
+            ",".join(body.procedure_codes),
+            str(body.units_authorized),
+        ),
+        occurred_at=now_utc(),
+        practice_id=body.practice_id,
+        correlation=Correlation(claim_key=body.auth_number),
+        auth_number=body.auth_number,
+        payer_id=body.payer_id,
+        member_id=body.member_id,
+        provider_npi=body.provider_npi,
+        procedure_codes=tuple(body.procedure_codes),
+        units_authorized=body.units_authorized,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+        status=body.status,
+    )
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=settings.topic(topics.AUTHS_RECORDS),
+        key=event.partition_key,
+        headers={"content-type": "application/json"},
+    )
+    result: dict[str, Any] = {
+        "auth_number": body.auth_number,
+        "status": "accepted",
+        "event_id": str(event.event_id),
+    }
+    return JSONResponse(result, status_code=202)

@@ -73,6 +73,7 @@ def decide(rules: Rulebook | Catalog, event: RemitLineReceived, today: date) -> 
         submitted_modifiers=event.line.submitted_modifiers,
         units_billed=event.line.units_billed,
         units_paid=event.line.units_paid,
+        line_control_number=event.line.line_control_number,
         adjustments=event.line.adjustments,
         remarks=(*event.line.remarks, *event.claim.remarks),
         payer_claim_control_number=event.claim.payer_claim_control_number,

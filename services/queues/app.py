@@ -10,7 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.queues.adapters.orm import files, practices, processed_events, remit_lines, work_items
+from services.queues.adapters.orm import (
+    claim_ack_lines,
+    files,
+    practices,
+    processed_events,
+    remit_lines,
+    work_items,
+)
 from shared.runtime.broker import PracticeMismatch
 from shared.runtime.db import first_time
 from shared.schemas import (
@@ -266,6 +273,7 @@ async def apply_claim_ack(engine: AsyncEngine, ack: ClaimAcknowledged) -> bool:
         await _check_owner(conn, item_id, ack.practice_id)
         if not await first_time(conn, processed_events, "queues.claim-acks", ack.event_id):
             return False
+        await _keep_ack_lines(conn, ack)
         exists = (
             await conn.execute(select(work_items.c.item_id).where(work_items.c.item_id == item_id))
         ).first() is not None
@@ -296,6 +304,37 @@ async def apply_claim_ack(engine: AsyncEngine, ack: ClaimAcknowledged) -> bool:
             },
         )
     return True
+
+
+async def _keep_ack_lines(conn: AsyncConnection, ack: ClaimAcknowledged) -> None:
+    """The 277CA's echo of each line, for the modifier audit trail (latest acknowledgment wins)."""
+    for line in ack.lines:
+        key = line.line_control_number or f"{line.procedure_code}|{line.service_date}"
+        values = {
+            "practice_id": ack.practice_id,
+            "claim_id": ack.claim_id,
+            "line_key": key,
+            "procedure_code": line.procedure_code,
+            "modifiers": list(line.modifiers),
+            "charge": line.charge,
+            "service_date": line.service_date,
+            "line_control_number": line.line_control_number,
+            "accepted": line.accepted,
+            "file_id": ack.file_id,
+        }
+        stmt = pg_insert(claim_ack_lines).values(**values)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[
+                    claim_ack_lines.c.practice_id,
+                    claim_ack_lines.c.claim_id,
+                    claim_ack_lines.c.line_key,
+                ],
+                set_={
+                    k: stmt.excluded[k] for k in values if k not in ("practice_id", "claim_id", "line_key")
+                },
+            )
+        )
 
 
 async def apply_set_ack(engine: AsyncEngine, ack: TransactionSetAcknowledged) -> bool:

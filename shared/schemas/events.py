@@ -314,6 +314,7 @@ class LineDecision(Envelope):
     units_billed: Money | None = None
     units_paid: Money | None = None
     service_date: date | None = None
+    line_control_number: str | None = None
     rendering_npi: str | None = None
     charge: Money
     allowed: Money | None = None

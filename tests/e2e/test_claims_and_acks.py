@@ -23,8 +23,16 @@ def npi() -> str:
     return "1" + "".join(random.choice("0123456789") for _ in range(9))
 
 
-def ack_277ca(billing_npi: str, claim_id: str) -> str:
-    """A 277CA that rejects one claim (A7: invalid information) and echoes its line."""
+def ack_277ca(
+    billing_npi: str,
+    claim_id: str,
+    status: str = "A7:145:IL",
+    lines: tuple[tuple[str, str, str, str, str], ...] = (
+        ("HC:64483:RT", "950.00", "A7:453", "LN-3", "20260921"),
+    ),
+    total: str = "950.00",
+) -> str:
+    """A 277CA for one claim (rejected with A7 by default) that echoes its lines."""
     body = [
         seg("BHT", "0085", "08", "ACK1", "20261021", "0800", "TH"),
         seg("HL", "1", "", "20", "1"),
@@ -35,20 +43,24 @@ def ack_277ca(billing_npi: str, claim_id: str) -> str:
         seg("HL", "2", "1", "21", "1"),
         seg("NM1", "41", "2", "BILLING", "", "", "", "", "46", "S1"),
         seg("TRN", "2", "BATCH0101"),
-        seg("STC", "A1:19:PR", "20261021", "WQ", "950.00"),
+        seg("STC", "A1:19:PR", "20261021", "WQ", total),
         seg("HL", "3", "2", "19", "1"),
         seg("NM1", "85", "2", "PAIN GROUP", "", "", "", "", "XX", billing_npi),
         seg("TRN", "1", "PROV1"),
-        seg("STC", "A1:19:PR", "20261021", "WQ", "950.00"),
+        seg("STC", "A1:19:PR", "20261021", "WQ", total),
         seg("HL", "4", "3", "PT"),
         seg("NM1", "QC", "1", "COLE", "JO", "", "", "", "MI", "W77731"),
         seg("TRN", "2", claim_id),
-        seg("STC", "A7:145:IL", "20261021", "U", "950.00"),
-        seg("DTP", "472", "D8", "20260921"),
-        seg("SVC", "HC:64483:RT", "950.00", "0"),
-        seg("STC", "A7:453", "20261021", "U"),
-        seg("REF", "FJ", "LN-3"),
+        seg("STC", status, "20261021", "U", total),
+        seg("DTP", "472", "D8", lines[0][4]),
     ]
+    for composite, charge, line_status, control, dos in lines:
+        body += [
+            seg("SVC", composite, charge, "0"),
+            seg("STC", line_status, "20261021", "U"),
+            seg("REF", "FJ", control),
+            seg("DTP", "472", "D8", dos),
+        ]
     segs = [
         f"ISA*00*{'':10}*00*{'':10}*ZZ*{'CLEARINGHOUSE':15}*ZZ*{'CLAIMLINE':15}*261021*0800*^*00501*000000042*0*P*:~",
         seg("GS", "HN", "CLEARINGHOUSE", "CLAIMLINE", "20261021", "0800", "88", "X", "005010X214"),
@@ -150,6 +162,20 @@ async def test_a_submitted_claim_is_auth_checked_and_its_remittance_lines_match_
             ],
         )
     )
+    echo = tmp_path / "accepted.277"
+    echo.write_text(
+        ack_277ca(
+            practice["npi"],
+            claim_id,
+            "A2:20:PR",
+            (
+                ("HC:64493:50", "850", "A2:20", f"{claim_id}-1", "20260914"),
+                ("HC:64494:50", "400", "A2:20", f"{claim_id}-2", "20260914"),
+            ),
+            total="1250",
+        )
+    )
+    assert "1 277CA acknowledgment(s)" in live_system.claimline("ingest", str(echo)).stdout
     paid = tmp_path / "remit.835"
     paid.write_text(remit)
     out = live_system.claimline("ingest", str(paid))
@@ -171,10 +197,15 @@ async def test_a_submitted_claim_is_auth_checked_and_its_remittance_lines_match_
         headers={"Authorization": f"Bearer {practice['token']}"},
     ).json()
     trail = {
-        ln["line_number"]: (ln["submitted_modifiers"], ln["modifiers"], ln["modifier_trail_changed"])
+        ln["line_number"]: (
+            ln["submitted_modifiers"],
+            ln["acknowledged_modifiers"],
+            ln["modifiers"],
+            ln["modifier_trail_changed"],
+        )
         for ln in era["lines"]
     }
-    assert trail == {1: (["50"], ["50"], False), 2: (["50"], [], True)}
+    assert trail == {1: (["50"], ["50"], ["50"], False), 2: (["50"], ["50"], [], True)}
 
 
 async def test_a_277ca_rejection_becomes_work_for_the_practice(live_system, practice, tmp_path: Path):

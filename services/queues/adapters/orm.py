@@ -130,6 +130,22 @@ practices = Table(
     Column("revision", BigInteger, nullable=False),
 )
 
+claim_ack_lines = Table(
+    "claim_ack_lines",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("claim_id", Text, primary_key=True),
+    Column("line_key", Text, primary_key=True, comment="REF*FJ line control number, else code|date"),
+    Column("procedure_code", String(48), nullable=True),
+    Column("modifiers", ARRAY(String(2)), nullable=False),
+    Column("charge", Numeric(14, 2), nullable=True),
+    Column("service_date", Date, nullable=True),
+    Column("line_control_number", Text, nullable=True),
+    Column("accepted", Boolean, nullable=True),
+    Column("file_id", String(64), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 notes = Table(
     "notes",
     metadata,

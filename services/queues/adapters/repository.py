@@ -11,11 +11,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.queues.adapters.orm import files, practices, remit_lines, users, work_items
+from services.queues.adapters.orm import claim_ack_lines, files, practices, remit_lines, users, work_items
 from services.queues.domain.scope import Principal, Role, Scope
 
 MAX_PAGE = 200
@@ -293,3 +293,20 @@ class Claims:
             )
         ]
         return lines, items
+
+
+async def acknowledged_lines(
+    conn: AsyncConnection, claims: set[tuple[str, str]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The 277CA echo of the lines of these (practice, claim) pairs; callers pass only pairs in scope."""
+    if not claims:
+        return {}
+    rows = await conn.execute(
+        select(claim_ack_lines).where(
+            tuple_(claim_ack_lines.c.practice_id, claim_ack_lines.c.claim_id).in_(sorted(claims))
+        )
+    )
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        found.setdefault((r.practice_id, r.claim_id), []).append(dict(r._mapping))
+    return found

@@ -12,7 +12,14 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.queues.adapters.repository import BadCursor, Claims, ItemFilters, Remittances, WorkItems
+from services.queues.adapters.repository import (
+    BadCursor,
+    Claims,
+    ItemFilters,
+    Remittances,
+    WorkItems,
+    acknowledged_lines,
+)
 from services.queues.adapters.work import NotAllowed, NotFound, Status, Work, record_access
 from services.queues.domain.scope import Principal, Role
 from services.queues.gateway.deps import Conn, User
@@ -324,6 +331,8 @@ class EraLine(BaseModel):
     modifiers: list[str]
     submitted_procedure_code: str | None
     submitted_modifiers: list[str]
+    acknowledged_procedure_code: str | None = Field(description="as the 277CA echoed it")
+    acknowledged_modifiers: list[str] | None
     modifier_trail_changed: bool
     service_date: date | None
     charge: Decimal
@@ -348,16 +357,32 @@ class EraOut(BaseModel):
     payment_amount: Decimal | None = Field(description="BPR02 as the payer stated it (all practices)")
 
 
-def _era_line(row: dict[str, Any]) -> EraLine:
+def _echo_of(row: dict[str, Any], echoes: list[dict[str, Any]]) -> dict[str, Any] | None:
     decision = row["decision"]
+    control = decision.get("line_control_number")
+    if control:
+        for echo in echoes:
+            if echo["line_control_number"] == control:
+                return echo
+    codes = {decision.get("submitted_procedure_code"), row["procedure_code"]} - {None}
+    same = [e for e in echoes if e["procedure_code"] in codes and e["service_date"] == row["service_date"]]
+    return same[0] if len(same) == 1 else None
+
+
+def _era_line(row: dict[str, Any], echoes: list[dict[str, Any]] | None = None) -> EraLine:
+    decision = row["decision"]
+    echo = _echo_of(row, echoes or [])
     meanings = {c["code"]: c["meaning"] for c in decision.get("codes", []) if c["kind"] == "carc"}
     match = decision.get("match") or {}
     submitted_code = decision.get("submitted_procedure_code") or match.get("submitted_procedure_code")
     submitted_mods = decision.get("submitted_modifiers") or match.get("submitted_modifiers") or []
     adjudicated = (row["procedure_code"], list(row["modifiers"]))
-    changed = bool(submitted_code or submitted_mods) and (
-        (submitted_code or row["procedure_code"], list(submitted_mods)) != adjudicated
-    )
+    trail = [adjudicated]
+    if submitted_code or submitted_mods:
+        trail.append((submitted_code or row["procedure_code"], list(submitted_mods)))
+    if echo is not None:
+        trail.append((echo["procedure_code"] or row["procedure_code"], list(echo["modifiers"])))
+    changed = any(step != adjudicated for step in trail)
     return EraLine(
         claim_id=row["claim_id"],
         claim_status_code=row["claim_status_code"],
@@ -367,6 +392,8 @@ def _era_line(row: dict[str, Any]) -> EraLine:
         modifiers=list(row["modifiers"]),
         submitted_procedure_code=submitted_code,
         submitted_modifiers=list(submitted_mods),
+        acknowledged_procedure_code=echo["procedure_code"] if echo else None,
+        acknowledged_modifiers=list(echo["modifiers"]) if echo else None,
         modifier_trail_changed=changed,
         service_date=row["service_date"],
         charge=row["charge"],
@@ -406,7 +433,8 @@ async def era(trace_number: str, user: User, conn: Conn) -> EraOut:
     if not rows:
         raise HTTPException(404, "no such remittance")
     await record_access(conn, user, "remittance", trace_number, [r["practice_id"] for r in rows])
-    lines = [_era_line(r) for r in rows]
+    echoes = await acknowledged_lines(conn, {(r["practice_id"], r["claim_id"]) for r in rows})
+    lines = [_era_line(r, echoes.get((r["practice_id"], r["claim_id"]))) for r in rows]
     payment = rows[0]["decision"].get("payment_amount")
     return EraOut(
         trace_number=trace_number,
@@ -429,9 +457,12 @@ async def claim_view(claim_id: str, user: User, conn: Conn, practice_id: str | N
     if len(practices) > 1 and practice_id is None:
         raise HTTPException(400, f"claim id {claim_id} exists in several of your practices; add practice_id")
     await record_access(conn, user, "claim", claim_id, practices)
+    echoes = await acknowledged_lines(conn, {(r["practice_id"], r["claim_id"]) for r in lines})
     return {
         "claim_id": claim_id,
         "practice_id": practices[0],
-        "lines": [_era_line(r).model_dump(mode="json") for r in lines],
+        "lines": [
+            _era_line(r, echoes.get((r["practice_id"], r["claim_id"]))).model_dump(mode="json") for r in lines
+        ],
         "items": [WorkItemOut.model_validate(i).model_dump(mode="json") for i in items],
     }

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.auths.adapters.orm import authorizations, claims, outbox, processed_events
+from services.auths.adapters.orm import (
+    authorizations,
+    claims,
+    documentation,
+    outbox,
+    processed_events,
+    sessions,
+)
 from services.auths.domain.checks import Auth, LineToCheck, Verdict, check_line
 from services.auths.domain.frequency import default_frequency_caps
 from services.auths.domain.payer_rules import ClaimContext, requirement
@@ -19,9 +26,11 @@ from shared.schemas import (
     AuthCheckResult,
     AuthRecorded,
     AuthStatus,
+    ClaimDocumented,
     ClaimLimitsChecked,
     ClaimSubmitted,
     Correlation,
+    DocumentationFacts,
     event_id_for,
     now_utc,
 )
@@ -133,10 +142,22 @@ def payer_type_of(filing_indicator: str | None) -> str | None:
     return FILING_INDICATOR_PAYER_TYPES.get(filing_indicator or "")
 
 
+async def facts_of(conn: AsyncConnection, practice_id: str, claim_id: str) -> DocumentationFacts | None:
+    row = (
+        await conn.execute(
+            select(documentation.c.facts).where(
+                documentation.c.practice_id == practice_id, documentation.c.claim_id == claim_id
+            )
+        )
+    ).scalar_one_or_none()
+    return DocumentationFacts.model_validate(row) if row is not None else None
+
+
 async def check_limits(
     conn: AsyncConnection, settings: Settings, claim: ClaimSubmitted
 ) -> ClaimLimitsChecked:
     """Frequency caps and prerequisites across practices; the claim's sessions are then kept on file."""
+    facts = await facts_of(conn, claim.practice_id, claim.claim_id)
     history = await history_of(conn, claim, settings.cross_practice_matching)
     found = findings_for(
         claim,
@@ -144,10 +165,18 @@ async def check_limits(
         FREQUENCY_CAPS,
         payer_type_of(claim.filing_indicator),
         PREREQUISITES.policy_for(payer_id=claim.payer_id, payer_type=payer_type_of(claim.filing_indicator)),
+        facts,
     )
-    await keep(conn, claim, claim_sessions(claim))
+    await conn.execute(
+        delete(sessions).where(
+            sessions.c.practice_id == claim.practice_id, sessions.c.claim_id == claim.claim_id
+        )
+    )
+    await keep(conn, claim, claim_sessions(claim, facts))
     verdict = ClaimLimitsChecked(
-        event_id=event_id_for("auths.limits_checked", str(claim.event_id)),
+        event_id=event_id_for(
+            "auths.limits_checked", str(claim.event_id), facts.model_dump_json() if facts else ""
+        ),
         occurred_at=now_utc(),
         practice_id=claim.practice_id,
         correlation=Correlation(file_id=claim.file_id, claim_key=claim.claim_id),
@@ -160,6 +189,48 @@ async def check_limits(
     )
     await enqueue(conn, outbox, [outbox_row(settings.topic(t.AUTHS_LIMITS), verdict)])
     return verdict
+
+
+RFA_CODES = frozenset({"64633", "64634", "64635", "64636"})
+
+
+async def handle_documented(engine: AsyncEngine, settings: Settings, event: ClaimDocumented) -> bool:
+    """Record what the records say about a claim, then check it (and the patient's RFA claims) again."""
+    async with engine.begin() as conn:
+        if not await first_time(conn, processed_events, "auths.documentation", event.event_id):
+            return False
+        stmt = pg_insert(documentation).values(
+            practice_id=event.practice_id, claim_id=event.claim_id, facts=event.facts.model_dump(mode="json")
+        )
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[documentation.c.practice_id, documentation.c.claim_id],
+                set_={"facts": stmt.excluded.facts, "updated_at": now_utc()},
+            )
+        )
+        row = (
+            await conn.execute(
+                select(claims).where(
+                    claims.c.practice_id == event.practice_id, claims.c.claim_id == event.claim_id
+                )
+            )
+        ).first()
+        if row is None:
+            return True  # kept until the claim arrives
+        documented = ClaimSubmitted.model_validate(row.claim)
+        await check_limits(conn, settings, documented)
+        waiting = await conn.execute(
+            select(claims).where(
+                claims.c.practice_id == event.practice_id,
+                claims.c.member_id == row.member_id,
+                claims.c.claim_id != event.claim_id,
+            )
+        )
+        for other in waiting.all():
+            claim = ClaimSubmitted.model_validate(other.claim)
+            if any(line.procedure_code in RFA_CODES for line in claim.lines):
+                await check_limits(conn, settings, claim)
+    return True
 
 
 async def handle_claim(engine: AsyncEngine, settings: Settings, claim: ClaimSubmitted) -> bool:

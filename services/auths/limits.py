@@ -27,21 +27,40 @@ from services.auths.domain.frequency import (
     sessions_from_lines,
 )
 from services.auths.domain.patients import PatientKey, match
-from services.auths.domain.prerequisites import PrereqPolicy, check_rfa
-from shared.schemas import ClaimSubmitted, LimitFinding, SessionSeen
+from services.auths.domain.prerequisites import Documentation, PrereqPolicy, check_rfa
+from shared.schemas import ClaimSubmitted, DocumentationFacts, LimitFinding, SessionSeen
 
 
 def _patient(claim: ClaimSubmitted) -> PatientKey:
     return PatientKey.from_person(claim.patient, claim.patient_birth_date)
 
 
-def claim_sessions(claim: ClaimSubmitted) -> list[Session]:
+def _purpose(code: str, facts: DocumentationFacts | None) -> bool | None:
+    if code not in FACET_CODES:
+        return None
+    return facts is not None and facts.facet_purpose == "diagnostic"
+
+
+def documentation(facts: DocumentationFacts | None) -> Documentation | None:
+    if facts is None:
+        return None
+    return Documentation(
+        block_relief_percent=dict(facts.block_relief_percent),
+        block_interval_exception_documented=facts.block_interval_exception_documented,
+        prior_rfa_improvement_percent=facts.prior_rfa_improvement_percent,
+        prior_rfa_improvement_months=facts.prior_rfa_improvement_months,
+        pain_duration_months=facts.pain_duration_months,
+        conservative_care_documented=facts.conservative_care_documented,
+        scs_trial_date=facts.scs_trial_date,
+        trial_relief_percent=facts.trial_relief_percent,
+        psych_evaluation_documented=facts.psych_evaluation_documented,
+    )
+
+
+def claim_sessions(claim: ClaimSubmitted, facts: DocumentationFacts | None = None) -> list[Session]:
+    """Facet injections count as therapeutic unless the claim is documented as a diagnostic block."""
     lines = [
-        ServiceLine(
-            line.procedure_code,
-            line.service_date,
-            diagnostic=False if line.procedure_code in FACET_CODES else None,
-        )
+        ServiceLine(line.procedure_code, line.service_date, diagnostic=_purpose(line.procedure_code, facts))
         for line in claim.lines
         if line.service_date is not None
     ]
@@ -130,14 +149,14 @@ def _seen_all(s: Session, own_practice: str) -> SessionSeen:
     )
 
 
-def _lines_of(claim: ClaimSubmitted, s: Session) -> tuple[int, ...]:
+def _lines_of(claim: ClaimSubmitted, s: Session, facts: DocumentationFacts | None) -> tuple[int, ...]:
     from services.auths.domain.frequency import classify
 
     numbers = []
     for line in claim.lines:
         if line.service_date != s.service_date:
             continue
-        kind = classify(line.procedure_code, diagnostic=False if line.procedure_code in FACET_CODES else None)
+        kind = classify(line.procedure_code, diagnostic=_purpose(line.procedure_code, facts))
         if kind is not None and kind[0] is s.family and kind[1] == s.region:
             numbers.append(line.line_number)
     return tuple(numbers)
@@ -149,15 +168,16 @@ def findings_for(
     caps: FrequencyCaps,
     payer_type: str | None,
     policy: PrereqPolicy,
+    facts: DocumentationFacts | None = None,
 ) -> list[LimitFinding]:
     found: list[LimitFinding] = []
-    for session in claim_sessions(claim):
+    for session in claim_sessions(claim, facts):
         verdict = evaluate(session, history, caps.caps_for(claim.payer_id, payer_type))
         if verdict.over_cap or verdict.interval_violation is not None:
             found.append(
                 LimitFinding(
                     kind="frequency",
-                    line_numbers=_lines_of(claim, session),
+                    line_numbers=_lines_of(claim, session, facts),
                     family=session.family.value,
                     region=session.region.value if session.region else None,
                     message=verdict.redacted_for({claim.practice_id}).message,
@@ -171,11 +191,11 @@ def findings_for(
                 )
             )
         if session.family is Family.RFA:
-            for prereq in check_rfa(session, history, None, policy):
+            for prereq in check_rfa(session, history, documentation(facts), policy):
                 found.append(
                     LimitFinding(
                         kind="prerequisite",
-                        line_numbers=_lines_of(claim, session),
+                        line_numbers=_lines_of(claim, session, facts),
                         family=session.family.value,
                         region=session.region.value if session.region else None,
                         message=prereq.message,

@@ -22,7 +22,13 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
     )
     runtime.topics = [
         settings.topic(t)
-        for t in (topics.CLAIMS_SUBMITTED, topics.AUTHS_RECORDS, topics.AUTHS_CHECKS, topics.AUTHS_LIMITS)
+        for t in (
+            topics.CLAIMS_SUBMITTED,
+            topics.AUTHS_RECORDS,
+            topics.AUTHS_CHECKS,
+            topics.AUTHS_LIMITS,
+            topics.AUTHS_DOCUMENTATION,
+        )
     ]
     register(runtime)
     return runtime

@@ -548,6 +548,32 @@ class LimitFinding(Contract):
     dates: tuple[date, ...] = ()
 
 
+class DocumentationFacts(Contract):
+    """What the practice's records say about a claim, for prerequisites: relief after each diagnostic
+    block (by its date of service), pain duration, conservative care, the stimulator trial."""
+
+    facet_purpose: Literal["diagnostic", "therapeutic"] | None = None
+    block_relief_percent: dict[date, Annotated[Decimal, Field(ge=0, le=100)]] = Field(default_factory=dict)
+    block_interval_exception_documented: bool = False
+    prior_rfa_improvement_percent: Annotated[Decimal, Field(ge=0, le=100)] | None = None
+    prior_rfa_improvement_months: Annotated[Decimal, Field(ge=0, le=120)] | None = None
+    pain_duration_months: Annotated[Decimal, Field(ge=0, le=600)] | None = None
+    conservative_care_documented: bool = False
+    scs_trial_date: date | None = None
+    trial_relief_percent: Annotated[Decimal, Field(ge=0, le=100)] | None = None
+    psych_evaluation_documented: bool = False
+
+
+class ClaimDocumented(Envelope):
+    """Documentation facts for one claim, from the practice (through the gateway) or another system."""
+
+    event_type: Literal["auths.claim_documented"] = "auths.claim_documented"
+    schema_version: Literal[1] = 1
+    claim_id: str
+    facts: DocumentationFacts
+    recorded_by: str | None = None
+
+
 class ClaimLimitsChecked(Envelope):
     """Frequency limits and prerequisites of one submitted claim, across practices."""
 

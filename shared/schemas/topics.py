@@ -15,6 +15,7 @@ DENIALS_SCRUBS = "denials.scrubs.v1"
 AUTHS_RECORDS = "auths.records.v1"
 AUTHS_CHECKS = "auths.checks.v1"
 AUTHS_LIMITS = "auths.limits.v1"
+AUTHS_DOCUMENTATION = "auths.documentation.v1"
 
 ALL = (
     REMIT_LINES,
@@ -30,6 +31,7 @@ ALL = (
     AUTHS_RECORDS,
     AUTHS_CHECKS,
     AUTHS_LIMITS,
+    AUTHS_DOCUMENTATION,
 )
 
 DLQ_SUFFIX = ".dlq"

@@ -53,4 +53,13 @@ sessions = Table(
     Column("first_name", String(100), nullable=True),
 )
 
+documentation = Table(
+    "documentation",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("claim_id", String(80), primary_key=True),
+    Column("facts", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 processed_events, outbox = bookkeeping_tables(metadata)

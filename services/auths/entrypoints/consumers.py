@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from services.auths.app import handle_auth, handle_claim
+from services.auths.app import handle_auth, handle_claim, handle_documented
 from shared.runtime.broker import subscriber_options
 from shared.runtime.service import ServiceRuntime
-from shared.schemas import AuthRecorded, ClaimSubmitted, topics
+from shared.schemas import AuthRecorded, ClaimDocumented, ClaimSubmitted, topics
 
 
 def register(runtime: ServiceRuntime) -> None:
@@ -22,3 +22,9 @@ def register(runtime: ServiceRuntime) -> None:
     )
     async def on_auth(auth: AuthRecorded) -> None:
         await handle_auth(engine, settings, auth)
+
+    @broker.subscriber(
+        settings.topic(topics.AUTHS_DOCUMENTATION), **subscriber_options("auths", "documentation", settings)
+    )
+    async def on_documented(event: ClaimDocumented) -> None:
+        await handle_documented(engine, settings, event)

@@ -9,7 +9,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.queues.gateway.deps import AppSettings, Broker, User
-from shared.schemas import AuthRecorded, AuthStatus, Correlation, event_id_for, now_utc, topics
+from shared.schemas import (
+    AuthRecorded,
+    AuthStatus,
+    ClaimDocumented,
+    Correlation,
+    DocumentationFacts,
+    event_id_for,
+    now_utc,
+    topics,
+)
 
 router = APIRouter()
 
@@ -73,3 +82,35 @@ async def record_auth(body: AuthIn, user: User, broker: Broker, settings: AppSet
         "event_id": str(event.event_id),
     }
     return JSONResponse(result, status_code=202)
+
+
+class DocumentationIn(DocumentationFacts):
+    practice_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@router.post("/v1/claims/{claim_id}/documentation", status_code=202)
+async def document_claim(
+    claim_id: str, body: DocumentationIn, user: User, broker: Broker, settings: AppSettings
+) -> JSONResponse:
+    """What the records say about a claim (diagnostic block and its relief, pain duration, conservative
+    care, stimulator trial); the claim and the patient's RFA claims are checked again against it."""
+    scope = user.scope.practices
+    if scope is not None and body.practice_id not in scope:
+        raise HTTPException(404, "no such claim")
+    facts = DocumentationFacts.model_validate(body.model_dump(exclude={"practice_id"}))
+    event = ClaimDocumented(
+        event_id=event_id_for("auths.claim_documented", body.practice_id, claim_id, facts.model_dump_json()),
+        occurred_at=now_utc(),
+        practice_id=body.practice_id,
+        correlation=Correlation(claim_key=claim_id),
+        claim_id=claim_id,
+        facts=facts,
+        recorded_by=user.username,
+    )
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=settings.topic(topics.AUTHS_DOCUMENTATION),
+        key=event.partition_key,
+        headers={"content-type": "application/json"},
+    )
+    return JSONResponse({"claim_id": claim_id, "status": "accepted"}, status_code=202)

@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.auths.adapters.orm import (
+    auth_history,
     authorizations,
     claims,
     documentation,
@@ -18,7 +19,7 @@ from services.auths.domain.checks import Auth, LineToCheck, Verdict, check_line
 from services.auths.domain.frequency import default_frequency_caps
 from services.auths.domain.payer_rules import ClaimContext, requirement
 from services.auths.domain.prerequisites import default_prerequisites
-from services.auths.limits import claim_sessions, findings_for, history_of, keep
+from services.auths.limits import claim_sessions, findings_for, history_of, keep, stimulator_history
 from shared.runtime.db import enqueue, first_time, outbox_row
 from shared.runtime.settings import Settings
 from shared.schemas import (
@@ -61,6 +62,7 @@ async def _auths_for(
             r.valid_from,
             r.valid_to,
             AuthStatus(r.status),
+            r.units_used,
         )
         for r in rows
     ]
@@ -166,6 +168,7 @@ async def check_limits(
         payer_type_of(claim.filing_indicator),
         PREREQUISITES.policy_for(payer_id=claim.payer_id, payer_type=payer_type_of(claim.filing_indicator)),
         facts,
+        await stimulator_history(conn, claim, settings.cross_practice_matching),
     )
     await conn.execute(
         delete(sessions).where(
@@ -269,10 +272,26 @@ async def handle_auth(engine: AsyncEngine, settings: Settings, auth: AuthRecorde
             "provider_npi": auth.provider_npi,
             "procedure_codes": list(auth.procedure_codes),
             "units_authorized": auth.units_authorized,
+            "units_used": auth.units_used,
+            "levels": list(auth.levels),
+            "sides": list(auth.sides),
             "valid_from": auth.valid_from,
             "valid_to": auth.valid_to,
             "status": auth.status.value,
         }
+        await conn.execute(
+            auth_history.insert().values(
+                practice_id=auth.practice_id,
+                payer_id=auth.payer_id,
+                auth_number=auth.auth_number,
+                status=auth.status.value,
+                valid_from=auth.valid_from,
+                valid_to=auth.valid_to,
+                units_authorized=auth.units_authorized,
+                units_used=auth.units_used,
+                source_event_id=auth.event_id,
+            )
+        )
         stmt = pg_insert(authorizations).values(
             practice_id=auth.practice_id, payer_id=auth.payer_id, auth_number=auth.auth_number, **values
         )

@@ -11,11 +11,13 @@ counts as therapeutic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.auths.adapters.orm import sessions
+from services.auths.adapters.orm import claims, sessions
 from services.auths.domain.frequency import (
     FACET_CODES,
     Family,
@@ -27,7 +29,13 @@ from services.auths.domain.frequency import (
     sessions_from_lines,
 )
 from services.auths.domain.patients import PatientKey, match
-from services.auths.domain.prerequisites import Documentation, PrereqPolicy, check_rfa
+from services.auths.domain.prerequisites import (
+    Documentation,
+    PrereqPolicy,
+    StimulatorLine,
+    check_rfa,
+    check_scs,
+)
 from shared.schemas import ClaimSubmitted, DocumentationFacts, LimitFinding, SessionSeen
 
 
@@ -94,6 +102,39 @@ async def history_of(conn: AsyncConnection, claim: ClaimSubmitted, cross_practic
                 tuple(r.levels),
             )
         )
+    return found
+
+
+SCS_CODES = frozenset({"63650", "63655"})
+
+
+async def stimulator_history(
+    conn: AsyncConnection, claim: ClaimSubmitted, cross_practice: bool
+) -> list[StimulatorLine]:
+    """Stimulator trials and implants on file for the same patient (same member id, then matched)."""
+    member = claim.patient.member_id
+    if not member:
+        return []
+    stmt = select(claims.c.claim).where(claims.c.member_id == member, claims.c.claim_id != claim.claim_id)
+    if not cross_practice:
+        stmt = stmt.where(claims.c.practice_id == claim.practice_id)
+    patient = _patient(claim)
+    found = []
+    for (raw,) in (await conn.execute(stmt)).all():
+        other = ClaimSubmitted.model_validate(raw)
+        if not match(patient, _patient(other)).same:
+            continue
+        for line in other.lines:
+            if line.procedure_code in SCS_CODES and line.service_date is not None:
+                found.append(
+                    StimulatorLine(
+                        _patient(other),
+                        line.procedure_code,
+                        line.service_date,
+                        practice_id=other.practice_id,
+                        claim_id=other.claim_id,
+                    )
+                )
     return found
 
 
@@ -169,8 +210,31 @@ def findings_for(
     payer_type: str | None,
     policy: PrereqPolicy,
     facts: DocumentationFacts | None = None,
+    stimulators: Sequence[StimulatorLine] = (),
 ) -> list[LimitFinding]:
     found: list[LimitFinding] = []
+    for line in claim.lines:
+        if line.procedure_code not in SCS_CODES or line.service_date is None:
+            continue
+        implant = StimulatorLine(
+            _patient(claim),
+            line.procedure_code,
+            line.service_date,
+            practice_id=claim.practice_id,
+            claim_id=claim.claim_id,
+        )
+        for prereq in check_scs(implant, stimulators, documentation(facts), policy):
+            found.append(
+                LimitFinding(
+                    kind="prerequisite",
+                    line_numbers=(line.line_number,),
+                    family="spinal_cord_stimulator",
+                    message=prereq.message,
+                    missing_documentation=prereq.missing_documentation,
+                    finding=prereq.kind.value,
+                    dates=prereq.dates,
+                )
+            )
     for session in claim_sessions(claim, facts):
         verdict = evaluate(session, history, caps.caps_for(claim.payer_id, payer_type))
         if verdict.over_cap or verdict.interval_violation is not None:

@@ -480,6 +480,9 @@ class AuthRecorded(Envelope):
     provider_npi: Npi | None = None
     procedure_codes: tuple[ProcedureCode, ...]
     units_authorized: Money | None = None
+    units_used: Money | None = None
+    levels: tuple[str, ...] = ()
+    sides: tuple[str, ...] = ()
     valid_from: date
     valid_to: date
     status: AuthStatus

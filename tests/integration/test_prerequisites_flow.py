@@ -132,3 +132,28 @@ async def test_missing_documentation_is_its_own_finding(engine, settings):
     documentation_gaps = {f.finding for f in verdict.findings if f.missing_documentation}
     assert documentation_gaps == {"pain_duration_not_documented", "conservative_care_not_documented"}
     assert "missing_diagnostic_blocks" in {f.finding for f in verdict.findings}
+
+
+async def test_a_permanent_stimulator_waits_for_its_documented_trial(engine, settings):
+    practice, member = f"scs-{uuid.uuid4().hex[:6]}", f"M{uuid.uuid4().hex[:8].upper()}"
+    implant = claim(practice, f"IMP-{member}", "63655", date(2026, 8, 20), member)
+    assert await handle_claim(engine, settings, implant)
+    assert "missing_scs_trial" in {
+        f.finding for f in (await latest_verdict(engine, implant.claim_id)).findings
+    }
+
+    trial = claim(practice, f"TRI-{member}", "63650", date(2026, 7, 30), member)
+    assert await handle_claim(engine, settings, trial)
+    await handle_documented(
+        engine,
+        settings,
+        documented(
+            practice,
+            implant.claim_id,
+            trial_relief_percent=60,
+            pain_duration_months=8,
+            conservative_care_documented=True,
+            psych_evaluation_documented=True,
+        ),
+    )
+    assert (await latest_verdict(engine, implant.claim_id)).findings == ()

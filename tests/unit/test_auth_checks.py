@@ -194,3 +194,12 @@ def test_an_old_approval_does_not_hide_the_current_one():
     verdict = check_line(replace(LINE, prior_auth_number=None), [old, AUTH])
 
     assert (verdict.result, verdict.auth_number) == (AuthCheckResult.VALID, "PA-1001")
+
+
+def test_units_already_used_count_against_the_authorization():
+    partly_used = replace(AUTH, units_authorized=Decimal(4), units_used=Decimal(3))
+    v = check_line(replace(LINE, units=Decimal(2)), [partly_used])
+
+    assert v.result is AuthCheckResult.UNITS_EXHAUSTED
+    assert "3 already used" in v.reason
+    assert check_line(replace(LINE, units=Decimal(1)), [partly_used]).result is AuthCheckResult.VALID

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Uuid,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.runtime.db import bookkeeping_tables
@@ -20,6 +34,9 @@ authorizations = Table(
     Column("provider_npi", String(10), nullable=True),
     Column("procedure_codes", ARRAY(String(48)), nullable=False),
     Column("units_authorized", Numeric(10, 2), nullable=True),
+    Column("units_used", Numeric(10, 2), nullable=True),
+    Column("levels", ARRAY(String(20)), nullable=False, server_default="{}"),
+    Column("sides", ARRAY(String(10)), nullable=False, server_default="{}"),
     Column("valid_from", Date, nullable=False),
     Column("valid_to", Date, nullable=False),
     Column("status", String(20), nullable=False),
@@ -51,6 +68,23 @@ sessions = Table(
     Column("birth_date", Date, nullable=True, index=True),
     Column("last_name", String(100), nullable=True),
     Column("first_name", String(100), nullable=True),
+)
+
+auth_history = Table(
+    "auth_history",
+    metadata,
+    Column("entry_id", BigInteger, Identity(), primary_key=True),
+    Column("practice_id", String(64), nullable=False),
+    Column("payer_id", String(80), nullable=False),
+    Column("auth_number", String(80), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=False),
+    Column("units_authorized", Numeric(10, 2), nullable=True),
+    Column("units_used", Numeric(10, 2), nullable=True),
+    Column("source_event_id", Uuid, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_auth_history_auth", "practice_id", "payer_id", "auth_number"),
 )
 
 documentation = Table(

@@ -43,6 +43,13 @@ class Auth:
     valid_from: date
     valid_to: date
     status: AuthStatus
+    units_used: Decimal | None = None
+
+    @property
+    def units_left(self) -> Decimal | None:
+        if self.units_authorized is None:
+            return None
+        return self.units_authorized - (self.units_used or Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -122,10 +129,12 @@ def check_line(
             n,
             f"Authorization {n} is valid only from {auth.valid_from.isoformat()}.",
         )
-    if auth.units_authorized is not None and line.units > auth.units_authorized:
+    left = auth.units_left
+    if left is not None and line.units > left:
+        used = f" ({auth.units_used} already used)" if auth.units_used else ""
         return Verdict(
             AuthCheckResult.UNITS_EXHAUSTED,
             n,
-            f"{line.units} units billed; authorization {n} allows {auth.units_authorized}.",
+            f"{line.units} units billed; authorization {n} allows {auth.units_authorized}{used}.",
         )
     return Verdict(AuthCheckResult.VALID, n, f"Authorization {n} is valid for {code} on this date.")

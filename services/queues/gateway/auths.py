@@ -31,6 +31,9 @@ class AuthIn(BaseModel):
     provider_npi: Annotated[str, Field(pattern=r"^[0-9]{10}$")] | None = None
     procedure_codes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{5}$")]] = Field(min_length=1)
     units_authorized: Annotated[Decimal, Field(ge=0, le=9999)] | None = None
+    units_used: Annotated[Decimal, Field(ge=0, le=9999)] | None = None
+    levels: list[Annotated[str, Field(max_length=20)]] = Field(default=[], max_length=10)
+    sides: list[Annotated[str, Field(pattern=r"^(left|right|bilateral)$")]] = Field(default=[], max_length=2)
     valid_from: date
     valid_to: date
     status: AuthStatus
@@ -46,17 +49,7 @@ async def record_auth(body: AuthIn, user: User, broker: Broker, settings: AppSet
     if body.valid_to < body.valid_from:
         raise HTTPException(400, "valid_to is before valid_from")
     event = AuthRecorded(
-        event_id=event_id_for(
-            "auths.record",
-            body.practice_id,
-            body.payer_id,
-            body.auth_number,
-            body.status.value,
-            body.valid_from.isoformat(),
-            body.valid_to.isoformat(),
-            ",".join(body.procedure_codes),
-            str(body.units_authorized),
-        ),
+        event_id=event_id_for("auths.record", body.model_dump_json()),
         occurred_at=now_utc(),
         practice_id=body.practice_id,
         correlation=Correlation(claim_key=body.auth_number),
@@ -66,6 +59,9 @@ async def record_auth(body: AuthIn, user: User, broker: Broker, settings: AppSet
         provider_npi=body.provider_npi,
         procedure_codes=tuple(body.procedure_codes),
         units_authorized=body.units_authorized,
+        units_used=body.units_used,
+        levels=tuple(body.levels),
+        sides=tuple(body.sides),
         valid_from=body.valid_from,
         valid_to=body.valid_to,
         status=body.status,

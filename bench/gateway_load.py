@@ -296,6 +296,7 @@ class Recorder:
         self.ops: dict[str, Stats] = {}
         self.by_kind: dict[str, list[float]] = {}
         self.error_samples: list[str] = []
+        self.requests = 0  # every request, warm-up included (for CPU per request)
 
     def add(self, op: str, kind: str, seconds: float, ok: bool, what: str) -> None:
         stats = self.ops.setdefault(op, Stats())
@@ -348,7 +349,8 @@ def _machine_ticks() -> tuple[int, int]:
 
 
 class CpuWatch:
-    """CPU seconds of this process, the gateway, the bench database's PostgreSQL backends, the machine."""
+    """CPU seconds of this process, the gateway and the bench database's PostgreSQL backends, the machine's
+    busy cores, and PostgreSQL's sessions and transactions in the bench database."""
 
     def __init__(self, dsn: str, database: str, gateway_pid: int | None) -> None:
         self.dsn = dsn
@@ -357,7 +359,7 @@ class CpuWatch:
         self.hz = os.sysconf("SC_CLK_TCK")
         self.backend_start: dict[int, int] = {}
         self.backend_last: dict[int, int] = {}
-        self.sessions_start = 0
+        self.counters_start = (0, 0)
         self.task: asyncio.Task[None] | None = None
         self.conn: Any = None
 
@@ -375,7 +377,7 @@ class CpuWatch:
             if first:
                 self.backend_start[pid] = ticks
             else:
-                self.backend_start.setdefault(pid, 0)
+                self.backend_start.setdefault(pid, 0)  # a backend that started during the phase
             self.backend_last[pid] = ticks
 
     async def _loop(self) -> None:
@@ -383,21 +385,24 @@ class CpuWatch:
             await asyncio.sleep(1.0)
             await self._sample(first=False)
 
+    async def _counters(self) -> tuple[int, int]:
+        """(sessions ever opened, transactions committed or rolled back) in the bench database."""
+        row = await self.conn.fetchrow(
+            "SELECT sessions, xact_commit + xact_rollback AS xacts FROM pg_stat_database WHERE datname = $1",
+            self.database,
+        )
+        return int(row["sessions"] or 0), int(row["xacts"] or 0)
+
     async def start(self) -> None:
         self.conn = await asyncpg.connect(self.dsn)
-        self.sessions_start = await self._sessions()
+        await asyncio.sleep(0.6)  # pg_stat_database hears from the backends with a short delay
+        self.counters_start = await self._counters()
         self.t0 = time.perf_counter()
         self.self0 = sum(os.times()[:2])
         self.gw0 = _proc_ticks(self.gateway_pid) if self.gateway_pid else None
         self.machine0 = _machine_ticks()
         await self._sample(first=True)
         self.task = asyncio.create_task(self._loop())
-
-    async def _sessions(self) -> int:
-        value = await self.conn.fetchval(
-            "SELECT sessions FROM pg_stat_database WHERE datname = $1", self.database
-        )
-        return int(value or 0)
 
     async def stop(self) -> dict[str, float]:
         assert self.task is not None
@@ -406,20 +411,22 @@ class CpuWatch:
         wall = time.perf_counter() - self.t0
         busy1, total1 = _machine_ticks()
         gw1 = _proc_ticks(self.gateway_pid) if self.gateway_pid else None
-        sessions = await self._sessions() - self.sessions_start - 1  # not counting this connection
+        load_generator = sum(os.times()[:2]) - self.self0
+        await asyncio.sleep(0.6)
+        sessions, xacts = await self._counters()
         await self.conn.close()
-        out = {
-            "wall_s": wall,
-            "load_generator_cpu_s": sum(os.times()[:2]) - self.self0,
-            "postgres_cpu_s": sum(self.backend_last[p] - self.backend_start[p] for p in self.backend_last)
-            / self.hz,
-            "machine_busy_cores": (busy1 - self.machine0[0])
-            / max(1, total1 - self.machine0[1])
-            * (os.cpu_count() or 1),
-            "new_postgres_sessions": max(0, sessions),
-        }
+        out: dict[str, float] = {"wall_s": wall, "load_generator_cpu_s": load_generator}
         if self.gw0 is not None and gw1 is not None:
             out["gateway_cpu_s"] = (gw1 - self.gw0) / self.hz
+        out["postgres_cpu_s"] = (
+            sum(self.backend_last[p] - self.backend_start[p] for p in self.backend_last) / self.hz
+        )
+        cores = os.cpu_count() or 1
+        out["machine_busy_cores"] = (busy1 - self.machine0[0]) / max(1, total1 - self.machine0[1]) * cores
+        ours = out["load_generator_cpu_s"] + out["postgres_cpu_s"] + out.get("gateway_cpu_s", 0.0)
+        out["other_processes_cores"] = max(0.0, out["machine_busy_cores"] - ours / wall)
+        out["new_postgres_sessions"] = max(0, sessions - self.counters_start[0])
+        out["postgres_transactions"] = max(0, xacts - self.counters_start[1])
         return out
 
 
@@ -487,6 +494,7 @@ async def client_loop(
         except Exception as exc:
             ok, error = False, f"{type(exc).__name__}: {exc}"[:300]
         elapsed = time.perf_counter() - started
+        recorder.requests += 1
         if started >= record_from:
             recorder.add(op, user.kind, elapsed, ok, error or session.describe(op, what))
         return result
@@ -1169,19 +1177,29 @@ async def bench(
             per_kind.append(f"{kind} p50 {s['p50_ms']:.1f} / p99 {s['p99_ms']:.1f} ms ({s['count']:,})")
         out.append(f"pages by user, {label}: " + "; ".join(per_kind))
     out.append("")
-    for label, cpu in (("gateway phase", gateway_cpu), ("direct SQL phase", sql_cpu)):
-        parts = [f"load generator {cpu['load_generator_cpu_s']:.1f}"]
+    for label, cpu, rec in (("gateway phase", gateway_cpu, gateway), ("direct SQL phase", sql_cpu, direct)):
+        n = max(1, rec.requests)
+
+        def part(name: str, key: str, cpu: dict[str, float] = cpu, n: int = n) -> str:
+            return f"{name} {cpu[key]:.1f} s ({cpu[key] / n * 1000:.2f} ms/request)"
+
+        parts = [part("load generator", "load_generator_cpu_s")]
         if "gateway_cpu_s" in cpu:
-            parts.append(f"gateway {cpu['gateway_cpu_s']:.1f}")
-        parts.append(f"PostgreSQL backends {cpu['postgres_cpu_s']:.1f}")
+            parts.append(part("gateway", "gateway_cpu_s"))
+        parts.append(part("PostgreSQL backends", "postgres_cpu_s"))
         out.append(
-            f"CPU seconds, {label} ({cpu['wall_s']:.0f} s wall): {', '.join(parts)}; whole machine "
-            f"{cpu['machine_busy_cores']:.2f} of {os.cpu_count()} cores busy; "
-            f"{cpu['new_postgres_sessions']:.0f} new PostgreSQL sessions"
+            f"CPU, {label}: {rec.requests:,} requests in {cpu['wall_s']:.0f} s (warm-up included): "
+            f"{', '.join(parts)}; machine {cpu['machine_busy_cores']:.2f} of {os.cpu_count()} cores busy, "
+            f"{cpu['other_processes_cores']:.2f} of them other processes; PostgreSQL "
+            f"{cpu['postgres_transactions'] / n:.1f} transactions per request, "
+            f"{cpu['new_postgres_sessions']:.0f} sessions opened"
         )
     out.append(
         f"NOTE: this machine has {os.cpu_count()} cores, shared by the load generator, the gateway and "
-        "PostgreSQL (and anything else running); with a closed loop, latency is about clients / throughput."
+        "PostgreSQL (and whatever else runs on it). With no think time each client sends its next request "
+        "as soon as the last one returns (a closed loop), so mean latency is about clients / throughput: "
+        f"{args.clients} clients need {args.clients / (TARGET_P99_MS / 1000):.0f} requests/s or more for "
+        f"~{TARGET_P99_MS:.0f} ms."
     )
     pages = results["gateway (HTTP)"]["page of 50 (all lists)"]
     base = results["direct SQL (asyncpg)"]["page of 50 (all lists)"]

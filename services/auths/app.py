@@ -32,6 +32,7 @@ from shared.schemas import (
     ClaimSubmitted,
     Correlation,
     DocumentationFacts,
+    SessionSeen,
     event_id_for,
     now_utc,
 )
@@ -189,6 +190,19 @@ async def check_limits(
         rendering_npi=claim.rendering_npi,
         lines=claim.lines,
         findings=tuple(found),
+        patient=claim.patient,
+        patient_birth_date=claim.patient_birth_date,
+        sessions=tuple(
+            SessionSeen(
+                service_date=s.service_date,
+                family=s.family.value,
+                region=s.region.value if s.region else None,
+                at_this_practice=True,
+                claim_id=claim.claim_id,
+                practice_id=claim.practice_id,
+            )
+            for s in claim_sessions(claim, facts)
+        ),
     )
     await enqueue(conn, outbox, [outbox_row(settings.topic(t.AUTHS_LIMITS), verdict)])
     return verdict

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.queues.adapters.orm import (
     claim_ack_lines,
     files,
+    patient_sessions,
     practices,
     processed_events,
     remit_lines,
@@ -445,12 +446,38 @@ async def apply_scrub(engine: AsyncEngine, verdict: ClaimScrubbed) -> bool:
     return True
 
 
+def member_key(member_id: str | None) -> str:
+    return "".join(ch for ch in (member_id or "").upper() if ch.isalnum())
+
+
 async def apply_limits(engine: AsyncEngine, verdict: ClaimLimitsChecked) -> bool:
     """A claim over a frequency cap, or without its prerequisites, is held as work with the history that
-    counts against it; findings a corrected claim no longer has are resolved."""
+    counts against it; findings a corrected claim no longer has are resolved. The claim's sessions feed
+    the patient's frequency history view."""
     async with engine.begin() as conn:
         if not await first_time(conn, processed_events, "queues.limits", verdict.event_id):
             return False
+        await conn.execute(
+            patient_sessions.delete().where(
+                patient_sessions.c.practice_id == verdict.practice_id,
+                patient_sessions.c.claim_id == verdict.claim_id,
+            )
+        )
+        for seen in verdict.sessions:
+            await conn.execute(
+                pg_insert(patient_sessions)
+                .values(
+                    practice_id=verdict.practice_id,
+                    claim_id=verdict.claim_id,
+                    service_date=seen.service_date,
+                    family=seen.family,
+                    region=seen.region or "",
+                    member_key=member_key(verdict.patient.member_id),
+                    birth_date=verdict.patient_birth_date,
+                    provider_npi=verdict.rendering_npi,
+                )
+                .on_conflict_do_nothing()
+            )
         lines = {line.line_number: line for line in verdict.lines}
         current = set()
         for finding in verdict.findings:

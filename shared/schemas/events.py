@@ -588,6 +588,9 @@ class ClaimLimitsChecked(Envelope):
     rendering_npi: str | None = None
     lines: tuple[SubmittedLine, ...]
     findings: tuple[LimitFinding, ...] = ()
+    patient: PersonRef = PersonRef()
+    patient_birth_date: date | None = None
+    sessions: tuple[SessionSeen, ...] = Field(default=(), description="this claim's sessions, as counted")
 
 
 Event = (

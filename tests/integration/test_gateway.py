@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
@@ -384,3 +384,67 @@ async def test_authorizations_are_recorded_only_for_practices_in_scope(world: Wo
     assert [(r.practice_id, r.auth_number, r.units_authorized) for r in recorded] == [
         (world.a, body["auth_number"], Decimal("2"))
     ]
+
+
+async def test_a_patients_frequency_history_is_full_in_scope_and_counts_elsewhere(world: World, engine):
+    from decimal import Decimal as D
+
+    from services.queues.app import apply_limits
+    from shared.schemas import (
+        ClaimLimitsChecked,
+        PersonRef,
+        SessionSeen,
+        SubmittedLine,
+        event_id_for,
+        now_utc,
+    )
+
+    member, born = f"1eg4-{uuid.uuid4().hex[:6]}", date(1956, 3, 14)
+    a_day, b_day = date.today() - timedelta(days=200), date.today() - timedelta(days=30)
+    for practice, claim_id, dos in ((world.a, "FA1", a_day), (world.b, "FB1", b_day)):
+        await apply_limits(
+            engine,
+            ClaimLimitsChecked(
+                event_id=event_id_for("test.limits", practice, claim_id, member),
+                occurred_at=now_utc(),
+                practice_id=practice,
+                source_event_id=uuid.uuid4(),
+                claim_id=claim_id,
+                payer_id="12502",
+                rendering_npi=PROVIDER_1,
+                lines=(
+                    SubmittedLine(
+                        line_number=1, procedure_code="64493", units=D(1), charge=D(850), service_date=dos
+                    ),
+                ),
+                patient=PersonRef(member_id=member.upper() if practice == world.a else member),
+                patient_birth_date=born,
+                sessions=(
+                    SessionSeen(
+                        service_date=dos,
+                        family="therapeutic_facet",
+                        region="lumbar_sacral",
+                        at_this_practice=True,
+                        claim_id=claim_id,
+                        practice_id=practice,
+                    ),
+                ),
+            ),
+        )
+    params = {"member_id": member, "birth_date": born.isoformat()}
+    seen_by_a = await world.client.get("/v1/patients/frequency", params=params, headers=world.as_("biller_a"))
+    assert seen_by_a.status_code == 200
+    sessions = seen_by_a.json()["sessions"]
+    assert [(s["claim_id"], s["practice_id"], s["in_your_scope"]) for s in sessions] == [
+        (None, None, False),
+        ("FA1", world.a, True),
+    ]
+    assert seen_by_a.json()["last_12_months"] == {"therapeutic_facet/lumbar_sacral": 2}
+    everything = (
+        await world.client.get("/v1/patients/frequency", params=params, headers=world.as_("supervisor"))
+    ).json()["sessions"]
+    assert {s["practice_id"] for s in everything} == {world.a, world.b}
+    stranger = await world.client.get(
+        "/v1/patients/frequency", params={**params, "member_id": "nobody"}, headers=world.as_("biller_a")
+    )
+    assert stranger.status_code == 404

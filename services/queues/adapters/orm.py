@@ -146,6 +146,22 @@ claim_ack_lines = Table(
     Column("acknowledged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+patient_sessions = Table(
+    "patient_sessions",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("claim_id", Text, primary_key=True),
+    Column("service_date", Date, primary_key=True),
+    Column("family", String(30), primary_key=True),
+    Column("region", String(30), primary_key=True),
+    Column(
+        "member_key", String(80), nullable=False, comment="member id, upper case, letters and digits only"
+    ),
+    Column("birth_date", Date, nullable=True),
+    Column("provider_npi", String(10), nullable=True),
+    Index("ix_patient_sessions_member", "member_key", "birth_date"),
+)
+
 notes = Table(
     "notes",
     metadata,

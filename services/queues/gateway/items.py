@@ -4,14 +4,16 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
+from services.queues.adapters.orm import patient_sessions
 from services.queues.adapters.repository import (
     BadCursor,
     Claims,
@@ -21,6 +23,7 @@ from services.queues.adapters.repository import (
     acknowledged_lines,
 )
 from services.queues.adapters.work import NotAllowed, NotFound, Status, Work, record_access
+from services.queues.app import member_key
 from services.queues.domain.scope import Principal, Role
 from services.queues.gateway.deps import Conn, User
 
@@ -466,3 +469,69 @@ async def claim_view(claim_id: str, user: User, conn: Conn, practice_id: str | N
         ],
         "items": [WorkItemOut.model_validate(i).model_dump(mode="json") for i in items],
     }
+
+
+class SessionOut(BaseModel):
+    service_date: date
+    family: str
+    region: str | None
+    in_your_scope: bool
+    practice_id: str | None
+    claim_id: str | None
+
+
+class FrequencyOut(BaseModel):
+    sessions: list[SessionOut]
+    last_12_months: dict[str, int] = Field(description="sessions per family/region in the rolling 12 months")
+
+
+@router.get("/v1/patients/frequency", response_model=FrequencyOut)
+async def patient_frequency(
+    user: User,
+    conn: Conn,
+    member_id: Annotated[str, Query(min_length=1, max_length=80)],
+    birth_date: date,
+) -> FrequencyOut:
+    """A patient's sessions (facet, RFA, epidural, trigger point, drug test) at every practice: in full
+    where the caller's scope reaches, as dates and counts elsewhere. Only for patients the caller's
+    practices treat (otherwise 404), and the read is logged."""
+    key = member_key(member_id)
+    rows = [
+        dict(r._mapping)
+        for r in await conn.execute(
+            select(patient_sessions)
+            .where(patient_sessions.c.member_key == key, patient_sessions.c.birth_date == birth_date)
+            .order_by(patient_sessions.c.service_date.desc())
+        )
+    ]
+    scope = user.scope
+
+    def visible(row: dict[str, Any]) -> bool:
+        if scope.practices is not None and row["practice_id"] not in scope.practices:
+            return False
+        return not scope.providers or row["provider_npi"] in scope.providers
+
+    mine = [r for r in rows if visible(r)]
+    if not mine:
+        raise HTTPException(404, "no such patient")
+    await record_access(conn, user, "patient_frequency", key, [r["practice_id"] for r in mine])
+    window_start = date.today() - timedelta(days=365)
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r["service_date"] >= window_start:
+            label = f"{r['family']}/{r['region'] or '-'}"
+            counts[label] = counts.get(label, 0) + 1
+    return FrequencyOut(
+        sessions=[
+            SessionOut(
+                service_date=r["service_date"],
+                family=r["family"],
+                region=r["region"] or None,
+                in_your_scope=visible(r),
+                practice_id=r["practice_id"] if visible(r) else None,
+                claim_id=r["claim_id"] if visible(r) else None,
+            )
+            for r in rows
+        ],
+        last_12_months=counts,
+    )

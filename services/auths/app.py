@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -13,6 +15,7 @@ from services.auths.adapters.orm import (
     documentation,
     outbox,
     processed_events,
+    scheduled,
     sessions,
 )
 from services.auths.domain.checks import Auth, LineToCheck, Verdict, check_line
@@ -32,7 +35,9 @@ from shared.schemas import (
     ClaimSubmitted,
     Correlation,
     DocumentationFacts,
+    ProcedureScheduled,
     SessionSeen,
+    SubmittedLine,
     event_id_for,
     now_utc,
 )
@@ -70,15 +75,53 @@ async def _auths_for(
 
 
 async def _evaluate(conn: AsyncConnection, settings: Settings, claim: ClaimSubmitted, revision: int) -> None:
-    auths = await _auths_for(conn, claim.practice_id, claim.payer_id, claim.patient.member_id)
+    await _evaluate_lines(
+        conn,
+        settings,
+        LinesToCheck(
+            claim.practice_id,
+            claim.payer_id,
+            claim.filing_indicator,
+            claim.patient.member_id,
+            claim.prior_auth_number,
+            claim.rendering_npi,
+            claim.place_of_service,
+            claim.lines,
+            claim.claim_id,
+            claim.file_id,
+        ),
+        revision,
+    )
+
+
+@dataclass(frozen=True)
+class LinesToCheck:
+    """A submitted claim's lines, or a schedule's procedures: what the auth check looks at."""
+
+    practice_id: str
+    payer_id: str
+    filing_indicator: str | None
+    member_id: str | None
+    prior_auth_number: str | None
+    rendering_npi: str | None
+    place_of_service: str | None
+    lines: tuple[SubmittedLine, ...]
+    claim_id: str
+    file_id: str | None = None
+
+
+async def _evaluate_lines(
+    conn: AsyncConnection, settings: Settings, subject: LinesToCheck, revision: int
+) -> None:
+    auths = await _auths_for(conn, subject.practice_id, subject.payer_id, subject.member_id)
     rows = []
-    for line in claim.lines:
+    for line in subject.lines:
         needed = requirement(
             line,
             ClaimContext(
-                claim.payer_id,
-                line.place_of_service or claim.place_of_service,
-                payer_type=payer_type_of(claim.filing_indicator),
+                subject.payer_id,
+                line.place_of_service or subject.place_of_service,
+                payer_type=payer_type_of(subject.filing_indicator),
             ),
         )
         if needed.required:
@@ -87,8 +130,8 @@ async def _evaluate(conn: AsyncConnection, settings: Settings, claim: ClaimSubmi
                     line.procedure_code,
                     line.units,
                     line.service_date,
-                    claim.rendering_npi,
-                    claim.prior_auth_number,
+                    subject.rendering_npi,
+                    subject.prior_auth_number,
                 ),
                 auths,
                 required=frozenset({line.procedure_code}),
@@ -100,21 +143,21 @@ async def _evaluate(conn: AsyncConnection, settings: Settings, claim: ClaimSubmi
         check = AuthChecked(
             event_id=event_id_for(
                 "auths.check",
-                claim.practice_id,
-                claim.payer_id,
-                claim.claim_id,
+                subject.practice_id,
+                subject.payer_id,
+                subject.claim_id,
                 str(line.line_number),
                 str(revision),
             ),
             occurred_at=now_utc(),
-            practice_id=claim.practice_id,
-            correlation=Correlation(file_id=claim.file_id, claim_key=claim.claim_id),
-            claim_id=claim.claim_id,
-            payer_id=claim.payer_id,
+            practice_id=subject.practice_id,
+            correlation=Correlation(file_id=subject.file_id, claim_key=subject.claim_id),
+            claim_id=subject.claim_id,
+            payer_id=subject.payer_id,
             line_number=line.line_number,
             procedure_code=line.procedure_code,
             service_date=line.service_date,
-            rendering_npi=claim.rendering_npi,
+            rendering_npi=subject.rendering_npi,
             charge=line.charge,
             result=verdict.result,
             auth_number=verdict.auth_number,
@@ -123,6 +166,55 @@ async def _evaluate(conn: AsyncConnection, settings: Settings, claim: ClaimSubmi
         )
         rows.append(outbox_row(settings.topic(t.AUTHS_CHECKS), check))
     await enqueue(conn, outbox, rows)
+
+
+def _schedule_subject(event: ProcedureScheduled) -> LinesToCheck:
+    return LinesToCheck(
+        event.practice_id,
+        event.payer_id,
+        event.filing_indicator,
+        event.patient.member_id,
+        event.prior_auth_number,
+        event.rendering_npi,
+        event.place_of_service,
+        event.procedures,
+        f"scheduled:{event.schedule_id}",
+    )
+
+
+async def handle_scheduled(engine: AsyncEngine, settings: Settings, event: ProcedureScheduled) -> bool:
+    """Check the auths of scheduled procedures now, and again whenever an auth of the patient changes."""
+    async with engine.begin() as conn:
+        if not await first_time(conn, processed_events, "auths.scheduled", event.event_id):
+            return False
+        if event.cancelled:
+            await conn.execute(
+                delete(scheduled).where(
+                    scheduled.c.practice_id == event.practice_id, scheduled.c.schedule_id == event.schedule_id
+                )
+            )
+            return True
+        stmt = pg_insert(scheduled).values(
+            practice_id=event.practice_id,
+            schedule_id=event.schedule_id,
+            payer_id=event.payer_id,
+            member_id=event.patient.member_id,
+            revision=0,
+            schedule=event.model_dump(mode="json"),
+        )
+        result = await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[scheduled.c.practice_id, scheduled.c.schedule_id],
+                set_={
+                    "schedule": stmt.excluded.schedule,
+                    "member_id": stmt.excluded.member_id,
+                    "payer_id": stmt.excluded.payer_id,
+                    "revision": scheduled.c.revision + 1,
+                },
+            ).returning(scheduled.c.revision)
+        )
+        await _evaluate_lines(conn, settings, _schedule_subject(event), result.scalar_one())
+    return True
 
 
 FILING_INDICATOR_PAYER_TYPES = {
@@ -340,4 +432,23 @@ async def handle_auth(engine: AsyncEngine, settings: Settings, auth: AuthRecorde
                 .values(revision=revision)
             )
             await _evaluate(conn, settings, ClaimSubmitted.model_validate(row.claim), revision)
+        waiting = await conn.execute(
+            select(scheduled)
+            .where(
+                scheduled.c.practice_id == auth.practice_id,
+                scheduled.c.payer_id == auth.payer_id,
+                scheduled.c.member_id == auth.member_id,
+            )
+            .with_for_update()
+        )
+        for row in waiting.all():
+            revision = row.revision + 1
+            await conn.execute(
+                scheduled.update()
+                .where(scheduled.c.practice_id == row.practice_id, scheduled.c.schedule_id == row.schedule_id)
+                .values(revision=revision)
+            )
+            await _evaluate_lines(
+                conn, settings, _schedule_subject(ProcedureScheduled.model_validate(row.schedule)), revision
+            )
     return True

@@ -28,6 +28,7 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
             topics.AUTHS_CHECKS,
             topics.AUTHS_LIMITS,
             topics.AUTHS_DOCUMENTATION,
+            topics.AUTHS_SCHEDULED,
         )
     ]
     register(runtime)

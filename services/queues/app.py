@@ -250,7 +250,10 @@ async def apply_auth_check(engine: AsyncEngine, check: AuthChecked) -> bool:
                 "status": "new" if problem else "resolved",
                 "priority": 70 if problem else 0,
                 "amount_at_risk": check.charge if problem else 0,
-                "summary": check.reason,
+                "summary": (
+                    f"Scheduled for {check.service_date}: " if check.claim_id.startswith("scheduled:") else ""
+                )
+                + check.reason,
                 "claim_id": check.claim_id,
                 "line_number": check.line_number,
                 "procedure_code": check.procedure_code,

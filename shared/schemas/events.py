@@ -488,6 +488,23 @@ class AuthRecorded(Envelope):
     status: AuthStatus
 
 
+class ProcedureScheduled(Envelope):
+    """Procedures a practice has scheduled, so an authorization that will have expired (or is missing)
+    by the date of service raises an alert before any claim is made."""
+
+    event_type: Literal["auths.procedure_scheduled"] = "auths.procedure_scheduled"
+    schema_version: Literal[1] = 1
+    schedule_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    payer_id: str
+    filing_indicator: str | None = None
+    patient: PersonRef
+    rendering_npi: Npi | None = None
+    place_of_service: str | None = None
+    prior_auth_number: str | None = None
+    procedures: tuple[SubmittedLine, ...] = Field(min_length=1)
+    cancelled: bool = False
+
+
 class AuthCheckResult(StrEnum):
     NOT_REQUIRED = "not_required"
     VALID = "valid"

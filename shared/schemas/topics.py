@@ -16,6 +16,7 @@ AUTHS_RECORDS = "auths.records.v1"
 AUTHS_CHECKS = "auths.checks.v1"
 AUTHS_LIMITS = "auths.limits.v1"
 AUTHS_DOCUMENTATION = "auths.documentation.v1"
+AUTHS_SCHEDULED = "auths.scheduled.v1"
 
 ALL = (
     REMIT_LINES,
@@ -32,6 +33,7 @@ ALL = (
     AUTHS_CHECKS,
     AUTHS_LIMITS,
     AUTHS_DOCUMENTATION,
+    AUTHS_SCHEDULED,
 )
 
 DLQ_SUFFIX = ".dlq"

@@ -31,7 +31,7 @@ from services.queues.app import apply_decision
 from services.queues.domain.scope import Role
 from services.queues.gateway.app import create_app
 from shared.runtime.settings import Settings
-from shared.schemas import AuthRecorded, topics
+from shared.schemas import AuthRecorded, ProcedureScheduled, topics
 from tests.support.events import remit_line
 from tests.support.kafka import read_all
 
@@ -448,3 +448,30 @@ async def test_a_patients_frequency_history_is_full_in_scope_and_counts_elsewher
         "/v1/patients/frequency", params={**params, "member_id": "nobody"}, headers=world.as_("biller_a")
     )
     assert stranger.status_code == 404
+
+
+async def test_schedules_are_accepted_only_for_practices_in_scope(world: World, kafka_bootstrap):
+    body = {
+        "practice_id": world.a,
+        "payer_id": "87726",
+        "filing_indicator": "CI",
+        "member_id": "W123",
+        "procedures": [{"procedure_code": "64483", "modifiers": ["LT"], "scheduled_date": "2027-01-15"}],
+    }
+    schedule_id = f"S{uuid.uuid4().hex[:6]}"
+    foreign = await world.client.put(
+        f"/v1/schedules/{schedule_id}", json={**body, "practice_id": world.b}, headers=world.as_("biller_a")
+    )
+    assert foreign.status_code == 404
+    accepted = await world.client.put(
+        f"/v1/schedules/{schedule_id}", json=body, headers=world.as_("biller_a")
+    )
+    assert accepted.status_code == 202
+    settings = world.client._transport.app.state.settings  # type: ignore[attr-defined]
+    (record,) = await read_all(kafka_bootstrap, settings.topic(topics.AUTHS_SCHEDULED), expect=1)
+    event = ProcedureScheduled.model_validate_json(record.value)
+    assert (event.practice_id, event.schedule_id, event.procedures[0].service_date) == (
+        world.a,
+        schedule_id,
+        date(2027, 1, 15),
+    )

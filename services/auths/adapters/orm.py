@@ -87,6 +87,17 @@ auth_history = Table(
     Index("ix_auth_history_auth", "practice_id", "payer_id", "auth_number"),
 )
 
+scheduled = Table(
+    "scheduled",
+    metadata,
+    Column("practice_id", String(64), primary_key=True),
+    Column("schedule_id", String(64), primary_key=True),
+    Column("payer_id", String(80), nullable=False),
+    Column("member_id", String(80), nullable=True),
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("schedule", JSONB, nullable=False),
+)
+
 documentation = Table(
     "documentation",
     metadata,

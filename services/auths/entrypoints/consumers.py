@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from services.auths.app import handle_auth, handle_claim, handle_documented
+from services.auths.app import handle_auth, handle_claim, handle_documented, handle_scheduled
 from shared.runtime.broker import subscriber_options
 from shared.runtime.service import ServiceRuntime
-from shared.schemas import AuthRecorded, ClaimDocumented, ClaimSubmitted, topics
+from shared.schemas import AuthRecorded, ClaimDocumented, ClaimSubmitted, ProcedureScheduled, topics
 
 
 def register(runtime: ServiceRuntime) -> None:
@@ -28,3 +28,9 @@ def register(runtime: ServiceRuntime) -> None:
     )
     async def on_documented(event: ClaimDocumented) -> None:
         await handle_documented(engine, settings, event)
+
+    @broker.subscriber(
+        settings.topic(topics.AUTHS_SCHEDULED), **subscriber_options("auths", "scheduled", settings)
+    )
+    async def on_scheduled(event: ProcedureScheduled) -> None:
+        await handle_scheduled(engine, settings, event)

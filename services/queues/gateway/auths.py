@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -15,6 +15,9 @@ from shared.schemas import (
     ClaimDocumented,
     Correlation,
     DocumentationFacts,
+    PersonRef,
+    ProcedureScheduled,
+    SubmittedLine,
     event_id_for,
     now_utc,
     topics,
@@ -110,3 +113,72 @@ async def document_claim(
         headers={"content-type": "application/json"},
     )
     return JSONResponse({"claim_id": claim_id, "status": "accepted"}, status_code=202)
+
+
+class ScheduledProcedureIn(BaseModel):
+    procedure_code: str = Field(pattern=r"^[A-Za-z0-9]{5}$")
+    modifiers: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{2}$")]] = Field(default=[], max_length=4)
+    units: Annotated[Decimal, Field(gt=0, le=999)] = Decimal(1)
+    scheduled_date: date
+    expected_charge: Annotated[Decimal, Field(ge=0, le=999_999)] = Decimal(0)
+    place_of_service: str | None = Field(None, pattern=r"^[0-9]{2}$")
+
+
+class ScheduleIn(BaseModel):
+    practice_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    payer_id: str = Field(min_length=1, max_length=80)
+    filing_indicator: str | None = Field(None, pattern=r"^[A-Z0-9]{2}$")
+    member_id: str = Field(min_length=1, max_length=80)
+    rendering_npi: Annotated[str, Field(pattern=r"^[0-9]{10}$")] | None = None
+    place_of_service: str | None = Field(None, pattern=r"^[0-9]{2}$")
+    prior_auth_number: str | None = Field(None, max_length=80)
+    procedures: list[ScheduledProcedureIn] = Field(min_length=1, max_length=20)
+    cancelled: bool = False
+
+
+@router.put("/v1/schedules/{schedule_id}", status_code=202)
+async def schedule(
+    schedule_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")],
+    body: ScheduleIn,
+    user: User,
+    broker: Broker,
+    settings: AppSettings,
+) -> JSONResponse:
+    """Procedures scheduled for a patient: their authorizations are checked now and whenever an auth
+    changes, so one that will have expired by the date of service is worked before any claim is made."""
+    scope = user.scope.practices
+    if scope is not None and body.practice_id not in scope:
+        raise HTTPException(404, "no such practice")
+    event = ProcedureScheduled(
+        event_id=event_id_for("auths.procedure_scheduled", schedule_id, body.model_dump_json()),
+        occurred_at=now_utc(),
+        practice_id=body.practice_id,
+        correlation=Correlation(claim_key=f"scheduled:{schedule_id}"),
+        schedule_id=schedule_id,
+        payer_id=body.payer_id,
+        filing_indicator=body.filing_indicator,
+        patient=PersonRef(member_id=body.member_id),
+        rendering_npi=body.rendering_npi,
+        place_of_service=body.place_of_service,
+        prior_auth_number=body.prior_auth_number,
+        procedures=tuple(
+            SubmittedLine(
+                line_number=n,
+                procedure_code=p.procedure_code,
+                modifiers=tuple(p.modifiers),
+                units=p.units,
+                charge=p.expected_charge,
+                service_date=p.scheduled_date,
+                place_of_service=p.place_of_service,
+            )
+            for n, p in enumerate(body.procedures, start=1)
+        ),
+        cancelled=body.cancelled,
+    )
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=settings.topic(topics.AUTHS_SCHEDULED),
+        key=event.partition_key,
+        headers={"content-type": "application/json"},
+    )
+    return JSONResponse({"schedule_id": schedule_id, "status": "accepted"}, status_code=202)

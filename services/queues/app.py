@@ -100,6 +100,11 @@ async def apply_decision(engine: AsyncEngine, decision: LineDecision) -> bool:
             .on_conflict_do_nothing()
         )
         if decision.needs_work and decision.queue:
+            carcs = {a.reason for a in decision.adjustments}
+            if carcs & FREQUENCY_CARCS and decision.patient.member_id:
+                detail["frequency_history"] = await _sessions_of(
+                    conn, decision.practice_id, decision.patient.member_id
+                )
             await _upsert_item(
                 conn,
                 {
@@ -447,6 +452,36 @@ async def apply_scrub(engine: AsyncEngine, verdict: ClaimScrubbed) -> bool:
                     )
                 )
     return True
+
+
+FREQUENCY_CARCS = frozenset({"119", "151", "273"})
+
+
+async def _sessions_of(conn: AsyncConnection, practice_id: str, member_id: str) -> list[dict[str, Any]]:
+    """The practice's own sessions of the patient, linked to a frequency denial so the biller can check
+    the payer's count (other practices' sessions stay in the hold and the patient view)."""
+    rows = await conn.execute(
+        select(
+            patient_sessions.c.service_date,
+            patient_sessions.c.family,
+            patient_sessions.c.region,
+            patient_sessions.c.claim_id,
+        )
+        .where(
+            patient_sessions.c.practice_id == practice_id,
+            patient_sessions.c.member_key == member_key(member_id),
+        )
+        .order_by(patient_sessions.c.service_date)
+    )
+    return [
+        {
+            "service_date": r.service_date.isoformat(),
+            "family": r.family,
+            "region": r.region or None,
+            "claim_id": r.claim_id,
+        }
+        for r in rows
+    ]
 
 
 def member_key(member_id: str | None) -> str:

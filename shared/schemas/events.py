@@ -477,6 +477,8 @@ class AuthRecorded(Envelope):
     auth_number: str
     payer_id: str
     member_id: str
+    patient: PersonRef = PersonRef()
+    patient_birth_date: date | None = None
     provider_npi: Npi | None = None
     procedure_codes: tuple[ProcedureCode, ...]
     units_authorized: Money | None = None

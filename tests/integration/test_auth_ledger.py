@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from services.auths.adapters.orm import auth_history, authorizations
 from services.auths.app import handle_auth
-from shared.schemas import AuthRecorded, AuthStatus, event_id_for, now_utc
+from shared.schemas import AuthRecorded, AuthStatus, PersonRef, event_id_for, now_utc
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +24,8 @@ def recorded(practice: str, number: str, status: AuthStatus, used: str | None) -
         auth_number=number,
         payer_id="87726",
         member_id="W1",
+        patient=PersonRef(last_name="COLE", first_name="JO", member_id="W1"),
+        patient_birth_date=date(1960, 5, 1),
         procedure_codes=("64493", "64494"),
         units_authorized=Decimal(4),
         units_used=Decimal(used) if used else None,
@@ -62,4 +64,5 @@ async def test_every_change_of_an_authorization_is_kept(engine, settings):
         ["L4-L5", "L5-S1"],
         ["bilateral"],
     )
+    assert (current.patient_last_name, current.patient_birth_date) == ("COLE", date(1960, 5, 1))
     assert [(h.status, h.units_used) for h in history] == [("pending", None), ("approved", Decimal(2))]

@@ -20,7 +20,7 @@ from pathlib import Path
 from services.auths.domain.frequency import Side, normalize_level, normalize_side
 from services.auths.domain.patients import PatientKey
 from services.auths.domain.payer_rules import expand_codes
-from shared.schemas import AuthRecorded, AuthStatus, Correlation, event_id_for, now_utc
+from shared.schemas import AuthRecorded, AuthStatus, Correlation, PersonRef, event_id_for, now_utc
 
 MAX_ERRORS_LISTED = 20
 
@@ -577,6 +577,10 @@ def to_event(row: PortalAuthRow, practice_id: str, *, file_id: str | None = None
         procedure_codes=row.procedure_codes,
         units_authorized=row.units_authorized,
         units_used=row.units_used,
+        patient=PersonRef(
+            last_name=row.patient_last_name, first_name=row.patient_first_name, member_id=row.member_id
+        ),
+        patient_birth_date=row.birth_date,
         levels=row.levels,
         sides=tuple(str(s) for s in row.sides),
         valid_from=row.valid_from,

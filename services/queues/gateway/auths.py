@@ -31,6 +31,9 @@ class AuthIn(BaseModel):
     auth_number: str = Field(min_length=1, max_length=80, description="auth, tracking or WISeR UTN number")
     payer_id: str = Field(min_length=1, max_length=80)
     member_id: str = Field(min_length=1, max_length=80)
+    patient_last_name: str | None = Field(None, max_length=100)
+    patient_first_name: str | None = Field(None, max_length=100)
+    patient_birth_date: date | None = None
     provider_npi: Annotated[str, Field(pattern=r"^[0-9]{10}$")] | None = None
     procedure_codes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{5}$")]] = Field(min_length=1)
     units_authorized: Annotated[Decimal, Field(ge=0, le=9999)] | None = None
@@ -59,6 +62,10 @@ async def record_auth(body: AuthIn, user: User, broker: Broker, settings: AppSet
         auth_number=body.auth_number,
         payer_id=body.payer_id,
         member_id=body.member_id,
+        patient=PersonRef(
+            last_name=body.patient_last_name, first_name=body.patient_first_name, member_id=body.member_id
+        ),
+        patient_birth_date=body.patient_birth_date,
         provider_npi=body.provider_npi,
         procedure_codes=tuple(body.procedure_codes),
         units_authorized=body.units_authorized,

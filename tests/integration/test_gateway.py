@@ -475,3 +475,71 @@ async def test_schedules_are_accepted_only_for_practices_in_scope(world: World, 
         schedule_id,
         date(2027, 1, 15),
     )
+
+
+async def test_a_frequency_hold_shows_other_practices_sessions_to_supervisors_only(world: World, engine):
+    from decimal import Decimal as D
+
+    from services.queues.app import apply_limits, item_id_for
+    from shared.schemas import (
+        ClaimLimitsChecked,
+        LimitFinding,
+        SessionSeen,
+        SubmittedLine,
+        event_id_for,
+        now_utc,
+    )
+
+    claim_id = f"HOLD{uuid.uuid4().hex[:6]}"
+    other = SessionSeen(
+        service_date=date(2026, 2, 2),
+        family="therapeutic_facet",
+        region="lumbar_sacral",
+        at_this_practice=False,
+    )
+    other_full = other.model_copy(update={"claim_id": "B-CLAIM-7", "practice_id": world.b})
+    await apply_limits(
+        engine,
+        ClaimLimitsChecked(
+            event_id=event_id_for("test.hold", claim_id),
+            occurred_at=now_utc(),
+            practice_id=world.a,
+            source_event_id=uuid.uuid4(),
+            claim_id=claim_id,
+            payer_id="12502",
+            rendering_npi=PROVIDER_1,
+            lines=(
+                SubmittedLine(
+                    line_number=1,
+                    procedure_code="64493",
+                    units=D(1),
+                    charge=D(850),
+                    service_date=date(2026, 9, 2),
+                ),
+            ),
+            findings=(
+                LimitFinding(
+                    kind="frequency",
+                    line_numbers=(1,),
+                    family="therapeutic_facet",
+                    region="lumbar_sacral",
+                    message="4 sessions in 12 months (4 allowed)",
+                    count_in_window=4,
+                    cap=4,
+                    counted=(other,),
+                    supervisor_only_counted=(other_full,),
+                ),
+            ),
+        ),
+    )
+    item_id = str(
+        item_id_for("limit", world.a, claim_id, "frequency", "therapeutic_facet", "lumbar_sacral", "")
+    )
+    as_biller = (await world.client.get(f"/v1/work-items/{item_id}", headers=world.as_("biller_a"))).json()
+    as_supervisor = (
+        await world.client.get(f"/v1/work-items/{item_id}", headers=world.as_("supervisor"))
+    ).json()
+    assert as_biller["detail"]["count_in_window"] == 4
+    assert "supervisor_only_counted" not in as_biller["detail"]
+    assert "B-CLAIM-7" not in str(as_biller)
+    assert as_supervisor["detail"]["supervisor_only_counted"][0]["claim_id"] == "B-CLAIM-7"

@@ -295,8 +295,8 @@ async def test_keyset_pages_return_every_item_once_in_priority_order(world: Worl
         if not cursor:
             break
     assert sorted(str(i["item_id"]) for i in seen) == sorted(world.items[world.a])
-    keys = [(-int(str(i["priority"])), str(i["item_id"])) for i in seen]
-    assert keys == sorted(keys)
+    keys = [(int(str(i["priority"])), uuid.UUID(str(i["item_id"]))) for i in seen]
+    assert keys == sorted(keys, reverse=True)
     bad = await world.client.get("/v1/work-items", params={"cursor": "%%%"}, headers=world.as_("supervisor"))
     assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -80,14 +80,11 @@ class WorkItems:
         if filters.min_amount is not None:
             stmt = stmt.where(work_items.c.amount_at_risk >= filters.min_amount)
         if after:
+            # One row comparison in the index's own order, so the scan starts at the cursor instead of
+            # filtering every row above it (the (practice_id, priority, item_id) index, read backward).
             priority, item_id = decode_cursor(after)
-            stmt = stmt.where(
-                or_(
-                    work_items.c.priority < priority,
-                    and_(work_items.c.priority == priority, work_items.c.item_id > item_id),
-                )
-            )
-        stmt = stmt.order_by(work_items.c.priority.desc(), work_items.c.item_id).limit(limit + 1)
+            stmt = stmt.where(tuple_(work_items.c.priority, work_items.c.item_id) < tuple_(priority, item_id))
+        stmt = stmt.order_by(work_items.c.priority.desc(), work_items.c.item_id.desc()).limit(limit + 1)
         rows = [dict(r._mapping) for r in await self.conn.execute(stmt)]
         next_cursor = None
         if len(rows) > limit:

@@ -131,8 +131,14 @@ async def test_a_file_dropped_in_the_drop_folder_is_ingested_once_and_moved(live
 
     await eventually(done, timeout=60)
     assert not (drop / name).exists()
-    files = get(live_system, tenants["supervisor"], "/v1/files").json()
-    assert [f["source"] for f in files if f["file_name"] == name] == ["drop-folder"]
+
+    async def recorded() -> list[str] | None:
+        # The file's status reaches the gateway through the ingest outbox and the queues consumer.
+        files = get(live_system, tenants["supervisor"], "/v1/files").json()
+        sources = [f["source"] for f in files if f["file_name"] == name]
+        return sources or None
+
+    assert await eventually(recorded, timeout=60) == ["drop-folder"]
 
 
 async def test_the_same_remittance_in_another_file_posts_nothing_and_says_so(live_system, tenants, tmp_path):

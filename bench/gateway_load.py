@@ -22,8 +22,8 @@ What it does, in one run:
     practice_id. Items for detail and changes come from the pages the client has just read;
  6. stops the gateway and runs the same mix, the same users and the same number of clients directly
     against PostgreSQL with asyncpg (one connection per client): the SQL the repository issues for a
-    page (scope, filters, keyset cursor, ORDER BY priority DESC, item_id, LIMIT 51), the scoped fetch
-    by id, and the change (SELECT ... FOR UPDATE, UPDATE, INSERT into the audit log, COMMIT);
+    page (scope, filters, keyset cursor as a row comparison, ORDER BY priority DESC, item_id DESC,
+    LIMIT 51), the scoped fetch by id, and the change (SELECT ... FOR UPDATE, UPDATE, INSERT into the audit log, COMMIT);
  7. prints count, throughput, p50/p95/p99 per operation for both, CPU use of each process, and whether
     the gateway's p99 for a page of 50 is under the 100 ms target (printed, never asserted).
 
@@ -639,11 +639,10 @@ def page_sql(user: BenchUser, params: dict[str, str], cursor: str | None) -> tup
     if cursor:
         priority, item_id = decode_cursor(cursor)
         sql.where.append(
-            f"(queues.work_items.priority < {sql.p(priority, 'INTEGER')} OR "
-            f"queues.work_items.priority = {sql.p(priority, 'INTEGER')} AND "
-            f"queues.work_items.item_id > {sql.p(item_id, 'UUID')})"
+            "(queues.work_items.priority, queues.work_items.item_id) < "
+            f"({sql.p(priority, 'INTEGER')}, {sql.p(item_id, 'UUID')})"
         )
-    order = " ORDER BY queues.work_items.priority DESC, queues.work_items.item_id"
+    order = " ORDER BY queues.work_items.priority DESC, queues.work_items.item_id DESC"
     limit = f" LIMIT {sql.p(PAGE + 1, 'INTEGER')}"
     return SELECT_ALL + sql.clause() + order + limit, sql.args
 

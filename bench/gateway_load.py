@@ -23,7 +23,8 @@ What it does, in one run:
  6. stops the gateway and runs the same mix, the same users and the same number of clients directly
     against PostgreSQL with asyncpg (one connection per client): the SQL the repository issues for a
     page (scope, filters, keyset cursor as a row comparison, ORDER BY priority DESC, item_id DESC,
-    LIMIT 51), the scoped fetch by id, and the change (SELECT ... FOR UPDATE, UPDATE, INSERT into the audit log, COMMIT);
+    LIMIT 51), the scoped fetch by id, and the change (SELECT ... FOR UPDATE, UPDATE, INSERT into the
+    audit log, COMMIT);
  7. prints count, throughput, p50/p95/p99 per operation for both, CPU use of each process, and whether
     the gateway's p99 for a page of 50 is under the 100 ms target (printed, never asserted).
 

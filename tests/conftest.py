@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.runtime.settings import Settings
+from tests.support.strict import unavailable
 
-IN_CI = os.environ.get("CI") == "true"
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "x12"
 
@@ -38,10 +38,7 @@ def _docker_ok() -> bool:
 
 
 def _unavailable(what: str) -> NoReturn:
-    msg = f"{what}: set its environment variable (./run test does) or provide a Docker engine"
-    if IN_CI:
-        pytest.fail(msg)
-    pytest.skip(msg)
+    unavailable(f"{what}: set its environment variable (./run test does) or provide a Docker engine")
 
 
 @pytest.fixture(scope="session")
@@ -121,9 +118,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def corpus() -> Path:
     if not CORPUS.is_dir():
-        if IN_CI:
-            pytest.fail(f"the corpus folder {CORPUS} is missing in CI")
-        pytest.skip("../shared/corpus/x12 is not present")
+        unavailable(f"the corpus folder {CORPUS} is missing")
     return CORPUS
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -51,12 +50,12 @@ from services.ingest.domain.remit835 import (
     parse_835_file,
 )
 from services.ingest.domain.x12 import Problem
+from tests.support.strict import unavailable
 
 pytestmark = pytest.mark.corpus
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "x12"
 MANIFEST = CORPUS / "MANIFEST.tsv"
-IN_CI = os.environ.get("CI") == "true"
 
 # (scope, reason prefix, segment position, segment id, element position)
 Where = tuple[str, str, int | None, str | None, int | None]
@@ -343,9 +342,6 @@ PROBLEM_VALUES: dict[tuple[str, int], tuple[str | None, str | None]] = {
     ("azoner__pyx12/mult_isa.txt", 49): ("BPR", "(missing)"),
 }
 
-PROBLEM_BUGS: dict[str, str] = {}
-
-
 # ---------------------------------------------------------------- the manifest and the files
 
 
@@ -377,24 +373,11 @@ FILES_835 = [
 
 def _require_corpus() -> None:
     if not ROWS or not CORPUS.is_dir():
-        reason = f"the corpus {CORPUS} or its MANIFEST.tsv is missing"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f"the corpus {CORPUS} or its MANIFEST.tsv is missing")
 
 
-def _params(xfail: dict[str, str] | None = None) -> list[object]:
-    bugs = xfail or {}
-    params: list[object] = [
-        pytest.param(
-            name,
-            id=name,
-            marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=bugs[name])]
-            if name in bugs
-            else [],
-        )
-        for name in FILES_835
-    ]
+def _params() -> list[object]:
+    params: list[object] = [pytest.param(name, id=name) for name in FILES_835]
     return params or [pytest.param(None, id="corpus-missing")]
 
 
@@ -490,7 +473,7 @@ def test_835_file_counts(name):
     assert sum(ln.line.imbalance is not None for ln in read.lines) == expected.unbalanced_lines
 
 
-@pytest.mark.parametrize("name", _params(xfail=PROBLEM_BUGS))
+@pytest.mark.parametrize("name", _params())
 def test_835_file_problems(name):
     expected = list(_expected(name).problems)
     problems = _read(name).problems

@@ -9,18 +9,17 @@ skipped. Template placeholders in the fixtures ('resnCode', 'remark_code1', 'XX9
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from services.denials.domain.catalog import Catalog, load_catalog
+from tests.support.strict import unavailable
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 CORPUS = SHARED / "corpus" / "x12"
 DOMAIN = SHARED / "reference" / "domain.md"
-IN_CI = os.environ.get("CI") == "true"
 
 CATALOG = load_catalog()
 
@@ -161,10 +160,7 @@ ISA_ELEMENTS = 16
 
 def _require(path: Path) -> None:
     if not path.exists():
-        reason = f"{path} is missing"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f"{path} is missing")
 
 
 # ---------------------------------------------------------------- catalog shape

@@ -15,6 +15,7 @@ validated when loaded: a mistake refuses the whole pack with the file, the line 
 from __future__ import annotations
 
 import string
+from abc import abstractmethod
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -372,8 +373,9 @@ class Condition(BaseModel):
         """Codes the condition itself names (for kinds whose codes are derived)."""
         return ()
 
+    @abstractmethod
     def evaluate(self, ctx: Context) -> Iterator[Hit]:
-        raise NotImplementedError
+        """The hits of this condition on one claim; every concrete kind defines it."""
 
 
 class ModifierConflict(Condition):

@@ -433,24 +433,14 @@ async def apply_scrub(engine: AsyncEngine, verdict: ClaimScrubbed) -> bool:
                     },
                 },
             )
-        stale = select(work_items.c.item_id).where(
-            work_items.c.practice_id == verdict.practice_id,
-            work_items.c.claim_id == verdict.claim_id,
-            work_items.c.kind == "rule",
-            work_items.c.status.notin_(["resolved", "written_off"]),
+        await _resolve_the_rest(
+            conn,
+            verdict.practice_id,
+            verdict.claim_id,
+            "rule",
+            keep=held_ids,
+            note=" Resolved: the corrected claim no longer breaks this rule.",
         )
-        for (item_id,) in (await conn.execute(stale)).all():
-            if item_id not in held_ids:
-                await conn.execute(
-                    work_items.update()
-                    .where(work_items.c.item_id == item_id)
-                    .values(
-                        status="resolved",
-                        updated_at=func.now(),
-                        summary=work_items.c.summary
-                        + " Resolved: the corrected claim no longer breaks this rule.",
-                    )
-                )
     return True
 
 
@@ -556,23 +546,31 @@ async def apply_limits(engine: AsyncEngine, verdict: ClaimLimitsChecked) -> bool
                     "detail": finding.model_dump(mode="json"),
                 },
             )
-        stale = select(work_items.c.item_id).where(
-            work_items.c.practice_id == verdict.practice_id,
-            work_items.c.claim_id == verdict.claim_id,
-            work_items.c.kind == "limit",
-            work_items.c.status.notin_(["resolved", "written_off"]),
-        )
-        for (item_id,) in (await conn.execute(stale)).all():
-            if item_id not in current:
-                await conn.execute(
-                    work_items.update()
-                    .where(work_items.c.item_id == item_id)
-                    .values(
-                        status="resolved",
-                        updated_at=func.now(),
-                    )
-                )
+        await _resolve_the_rest(conn, verdict.practice_id, verdict.claim_id, "limit", keep=current)
     return True
+
+
+async def _resolve_the_rest(
+    conn: AsyncConnection,
+    practice_id: str,
+    claim_id: str,
+    kind: str,
+    keep: set[uuid.UUID],
+    note: str | None = None,
+) -> None:
+    """Resolve the claim's open items of `kind` that the newest verdict no longer raises (all but `keep`)."""
+    stmt = work_items.update().where(
+        work_items.c.practice_id == practice_id,
+        work_items.c.claim_id == claim_id,
+        work_items.c.kind == kind,
+        work_items.c.status.notin_(["resolved", "written_off"]),
+    )
+    if keep:
+        stmt = stmt.where(work_items.c.item_id.notin_(keep))
+    values: dict[str, Any] = {"status": "resolved", "updated_at": func.now()}
+    if note:
+        values["summary"] = work_items.c.summary + note
+    await conn.execute(stmt.values(**values))
 
 
 async def apply_file(engine: AsyncEngine, event: FileIngested) -> bool:

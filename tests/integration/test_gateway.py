@@ -280,6 +280,27 @@ async def test_the_csv_export_holds_exactly_the_callers_queue(world: World):
     assert foreign.text.strip().splitlines()[1:] == []
 
 
+async def test_an_export_larger_than_the_limit_is_refused_not_cut_short(world: World, monkeypatch):
+    from services.queues.gateway import items
+
+    count = len(world.items[world.a])
+    assert count >= 2
+    monkeypatch.setattr(items, "EXPORT_PAGE", 1)
+    monkeypatch.setattr(items, "EXPORT_MAX_ROWS", count)
+    whole = await world.client.get(
+        "/v1/work-items.csv", params={"practice_id": world.a}, headers=world.as_("biller_a")
+    )
+    assert whole.status_code == 200
+    assert len(whole.text.strip().splitlines()) == count + 1
+
+    monkeypatch.setattr(items, "EXPORT_MAX_ROWS", count - 1)
+    refused = await world.client.get(
+        "/v1/work-items.csv", params={"practice_id": world.a}, headers=world.as_("biller_a")
+    )
+    assert refused.status_code == 413
+    assert "narrow the filters" in refused.json()["detail"]
+
+
 async def test_keyset_pages_return_every_item_once_in_priority_order(world: World):
     seen: list[dict[str, object]] = []
     cursor = None

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -96,35 +96,12 @@ class HistoryOut(BaseModel):
     notes: list[dict[str, Any]]
 
 
-def _filters(
-    practice_id: str | None = None,
-    category: str | None = None,
-    queue: str | None = None,
-    status: str | None = None,
-    kind: str | None = None,
-    payer: str | None = None,
-    assignee: str | None = None,
-    older_than_days: int | None = None,
-    min_amount: Decimal | None = None,
-    user: str = "",
-) -> ItemFilters:
-    return ItemFilters(
-        practice_id=practice_id,
-        category=category,
-        queue=queue,
-        status=status,
-        kind=kind,
-        payer=payer,
-        assignee=user if assignee == "me" else assignee,
-        older_than_days=older_than_days,
-        min_amount=min_amount,
-    )
+EXPORT_MAX_ROWS = 100_000
+EXPORT_PAGE = 200
 
 
-@router.get("/v1/work-items", response_model=WorkItemPage)
-async def list_items(
+def item_filters(
     user: User,
-    conn: Conn,
     practice_id: str | None = None,
     category: str | None = None,
     queue: str | None = None,
@@ -134,22 +111,33 @@ async def list_items(
     assignee: Annotated[str | None, Query(description="a username, or 'me'")] = None,
     older_than_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
     min_amount: Annotated[Decimal | None, Query(ge=0, le=999_999_999_999, decimal_places=2)] = None,
+) -> ItemFilters:
+    """The queue filters, shared by the page and the CSV export."""
+    return ItemFilters(
+        practice_id=practice_id,
+        category=category,
+        queue=queue,
+        status=status,
+        kind=kind,
+        payer=payer,
+        assignee=user.username if assignee == "me" else assignee,
+        older_than_days=older_than_days,
+        min_amount=min_amount,
+    )
+
+
+Filters = Annotated[ItemFilters, Depends(item_filters)]
+
+
+@router.get("/v1/work-items", response_model=WorkItemPage)
+async def list_items(
+    user: User,
+    conn: Conn,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> WorkItemPage:
     """Work items within the caller's scope, highest priority first, keyset-paginated."""
-    filters = _filters(
-        practice_id,
-        category,
-        queue,
-        status,
-        kind,
-        payer,
-        assignee,
-        older_than_days,
-        min_amount,
-        user.username,
-    )
     try:
         rows, next_cursor = await WorkItems(conn, user.scope).page(filters, limit, cursor)
     except BadCursor as exc:
@@ -158,40 +146,22 @@ async def list_items(
 
 
 @router.get("/v1/work-items.csv", response_class=StreamingResponse)
-async def export_items(
-    user: User,
-    conn: Conn,
-    practice_id: str | None = None,
-    category: str | None = None,
-    queue: str | None = None,
-    status: str | None = None,
-    kind: str | None = None,
-    payer: str | None = None,
-    assignee: str | None = None,
-    older_than_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
-    min_amount: Annotated[Decimal | None, Query(ge=0, le=999_999_999_999, decimal_places=2)] = None,
-) -> StreamingResponse:
-    """The same queue as CSV (every page, within the caller's scope), for spreadsheets and other systems."""
-    filters = _filters(
-        practice_id,
-        category,
-        queue,
-        status,
-        kind,
-        payer,
-        assignee,
-        older_than_days,
-        min_amount,
-        user.username,
-    )
+async def export_items(user: User, conn: Conn, filters: Filters) -> StreamingResponse:
+    """The same queue as CSV (every page, within the caller's scope), for spreadsheets and other systems.
+
+    More than EXPORT_MAX_ROWS matching items is refused with 413 rather than cut short."""
     repo = WorkItems(conn, user.scope)
     rows: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page, cursor = await repo.page(filters, 200, cursor)
+        page, cursor = await repo.page(filters, EXPORT_PAGE, cursor)
         rows.extend(page)
-        if cursor is None or len(rows) >= 100_000:
+        if cursor is None:
             break
+        if len(rows) >= EXPORT_MAX_ROWS:
+            raise HTTPException(
+                413, f"more than {EXPORT_MAX_ROWS:,} work items match: narrow the filters and export again"
+            )
     await record_access(conn, user, "export", repr(filters), [r["practice_id"] for r in rows])
     columns = list(WorkItemOut.model_fields)
 

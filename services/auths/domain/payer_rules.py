@@ -21,6 +21,8 @@ from typing import Any, Literal, Protocol, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared.runtime.yaml_config import Loc, YamlFileError, line_of, read_yaml_mapping, validation_problems
+
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_AUTH_RULES_FILE = CONFIG_DIR / "auth_rules.yaml"
 
@@ -56,23 +58,7 @@ class ConfigError(ValueError):
         self.errors: tuple[str, ...] = tuple(errors) or (message,)
 
 
-Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
-
-
-def line_of(node: yaml.Node, path: Loc) -> int:
-    """1-based line of the YAML node at `path` (the deepest node that exists on the way)."""
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if str(k.value) == str(key)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            nxt = node.value[key]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node = nxt
-    return int(node.start_mark.line) + 1
 
 
 def config_error(path: Path, node: yaml.Node, what: str, problems: Sequence[tuple[Loc, str]]) -> ConfigError:
@@ -88,31 +74,13 @@ def load_yaml_model(path: Path, model: type[M], what: str) -> tuple[M, yaml.Node
     """Read `path`, validate it as `model`; errors name the file and the line. Returns the model and the
     YAML node tree (for a caller's own checks that also want line numbers)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path} {where}: not valid YAML: {problem}") from exc
-    if not isinstance(data, dict) or node is None:
-        raise ConfigError(f"{path} line 1: the {what} must be a mapping that starts with `version: 1`")
+        data, node = read_yaml_mapping(path, f"the {what}", "a mapping that starts with `version: 1`")
+    except YamlFileError as exc:
+        raise ConfigError(str(exc)) from exc
     try:
         return model.model_validate(data), node
     except ValidationError as exc:
-        errors = exc.errors()
-        locs = [tuple(e["loc"]) for e in errors]
-        problems: list[tuple[Loc, str]] = []
-        for error in errors[:10]:
-            loc = tuple(error["loc"])
-            if any(other != loc and other[: len(loc)] == loc for other in locs):
-                continue  # a container's complaint that only repeats a deeper error
-            problems.append((loc, error["msg"].removeprefix("Value error, ")))
-        raise config_error(path, node, what, problems) from None
+        raise config_error(path, node, what, validation_problems(exc, limit=10)) from None
 
 
 # ---------------------------------------------------------------- shared: codes and selectors

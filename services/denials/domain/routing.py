@@ -13,8 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.runtime.yaml_config import YamlFileError, line_of, read_yaml_mapping, validation_problems
 
 DEFAULT_ROUTING_FILE = Path(__file__).resolve().parents[1] / "config" / "routing.yaml"
 
@@ -168,49 +169,18 @@ def _matches(when: Match, f: Finding) -> bool:
 # ---------------------------------------------------------------- loading with line numbers
 
 
-def _line_of(node: yaml.Node, path: tuple[str | int, ...]) -> int:
-    """1-based line of the YAML node at `path` (the deepest node that exists on the way)."""
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            nxt = node.value[key]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node = nxt
-    return int(node.start_mark.line) + 1
-
-
 def load_routing(path: Path = DEFAULT_ROUTING_FILE) -> RoutingConfig:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RoutingError(f"{path}: cannot read the routing file: {exc.strerror}") from exc
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RoutingError(f"{path} {where}: not valid YAML: {problem}") from exc
-    if not isinstance(data, dict) or node is None:
-        raise RoutingError(
-            f"{path} line 1: the routing file must be a mapping with version, appeal_days and rules"
+        data, node = read_yaml_mapping(
+            path, "the routing file", "a mapping with version, appeal_days and rules"
         )
+    except YamlFileError as exc:
+        raise RoutingError(str(exc)) from exc
     try:
         return RoutingConfig.model_validate(data)
     except ValidationError as exc:
-        messages = []
-        errors = exc.errors()
-        locs = [tuple(e["loc"]) for e in errors]
-        for error in errors[:10]:
-            loc = tuple(error["loc"])
-            if any(other != loc and other[: len(loc)] == loc for other in locs):
-                continue  # a container's complaint that only repeats a deeper error
-            readable = ".".join(str(p) for p in loc) or "(top)"
-            msg = error["msg"].removeprefix("Value error, ")
-            messages.append(f"{path} line {_line_of(node, loc)}: {readable}: {msg}")
+        messages = [
+            f"{path} line {line_of(node, loc)}: {'.'.join(str(p) for p in loc) or '(top)'}: {msg}"
+            for loc, msg in validation_problems(exc, limit=10)
+        ]
         raise RoutingError("the routing file is not valid:\n  " + "\n  ".join(messages)) from None

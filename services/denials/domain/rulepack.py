@@ -40,6 +40,7 @@ from pydantic import (
 
 from services.denials.domain.ncci import MueTable, PtpTable
 from services.denials.domain.routing import PAYER_TYPES
+from shared.runtime.yaml_config import YamlFileError, line_of, read_yaml_mapping, validation_problems
 from shared.schemas import ClaimSubmitted, LineBrief, RemitServiceLine
 
 if TYPE_CHECKING:
@@ -1130,22 +1131,6 @@ def explain_denial(
 # ---------------------------------------------------------------- loading with line numbers
 
 
-def _line_of(node: yaml.Node, loc: Sequence[str | int]) -> int:
-    """1-based line of the deepest YAML node on `loc`. Location parts pydantic adds that are not keys in
-    the file (a condition kind's tag, `[key]`) are stepped over."""
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if str(k.value) == str(key)), None)
-            if found is None:
-                continue
-            node = found
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-    return int(node.start_mark.line) + 1
-
-
 @dataclass
 class _Errors:
     messages: list[str] = field(default_factory=list)
@@ -1153,7 +1138,7 @@ class _Errors:
     def add(
         self, path: Path, node: yaml.Node, loc: Sequence[str | int], problem: str, data: Any = None
     ) -> None:
-        self.messages.append(f"{path} line {_line_of(node, loc)}: {_readable(loc, data)}: {problem}")
+        self.messages.append(f"{path} line {line_of(node, loc)}: {_readable(loc, data)}: {problem}")
 
 
 def _readable(loc: Sequence[str | int], data: Any) -> str:
@@ -1247,31 +1232,15 @@ class _Loaded:
 
 def _read(path: Path, errors: _Errors) -> _Loaded | None:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        errors.messages.append(f"{path}: cannot read the rule file: {getattr(exc, 'strerror', None) or exc}")
-        return None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
-        problem = getattr(exc, "problem", None) or str(exc)
-        errors.messages.append(f"{path} {where}: not valid YAML: {problem}")
-        return None
-    if not isinstance(data, dict) or node is None:
-        errors.messages.append(f"{path} line 1: a rule file is a mapping with version, policies and rules")
+        data, node = read_yaml_mapping(path, "the rule file", "a mapping with version, policies and rules")
+    except YamlFileError as exc:
+        errors.messages.append(str(exc))
         return None
     try:
         content = RuleFile.model_validate(data)
     except ValidationError as exc:
-        locs = [tuple(e["loc"]) for e in exc.errors()]
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            if any(other != loc and other[: len(loc)] == loc for other in locs):
-                continue  # a container's complaint that only repeats a deeper error
-            errors.add(path, node, loc, error["msg"].removeprefix("Value error, "), data)
+        for loc, problem in validation_problems(exc):
+            errors.add(path, node, loc, problem, data)
         return None
     before = len(errors.messages)
     for index, spec in enumerate(content.rules):
@@ -1302,7 +1271,7 @@ def load_rulepack(
     first_seen: dict[str, str] = {}
     for item in loaded:
         for name, policy in item.content.policies.items():
-            where = f"{item.path} line {_line_of(item.node, ('policies', name))}"
+            where = f"{item.path} line {line_of(item.node, ('policies', name))}"
             if name in first_seen:
                 errors.messages.append(
                     f"{where}: policy {name} is declared again (first at {first_seen[name]})"
@@ -1310,7 +1279,7 @@ def load_rulepack(
             first_seen.setdefault(name, where)
             policies.setdefault(name, policy)
         for index, spec in enumerate(item.content.rules):
-            line = _line_of(item.node, ("rules", index))
+            line = line_of(item.node, ("rules", index))
             where = f"{item.path} line {line}"
             if spec.id in first_seen:
                 errors.messages.append(

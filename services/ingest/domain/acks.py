@@ -14,7 +14,6 @@ from datetime import date
 from decimal import Decimal
 
 from services.ingest.domain.claim837 import (
-    Defect,
     Procedure,
     TransactionSet,
     amount,
@@ -26,7 +25,7 @@ from services.ingest.domain.claim837 import (
     transaction_sets,
     valid_segment_id,
 )
-from services.ingest.domain.x12 import Delimiters, Problem, Segment
+from services.ingest.domain.x12 import Defect, Delimiters, Problem, Segment
 from shared.schemas import PersonRef
 
 SUPPORTED_999 = ("005010X231A1", "005010X231")

@@ -26,7 +26,15 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from services.ingest.domain.x12 import Delimiters, Problem, Segment, X12SyntaxError, read_delimiters, segments
+from services.ingest.domain.x12 import (
+    Defect,
+    Delimiters,
+    Problem,
+    Segment,
+    X12SyntaxError,
+    read_delimiters,
+    segments,
+)
 from shared.schemas import PersonRef, SubmittedLine
 
 SUPPORTED_837P = ("005010X222A1", "005010X222")
@@ -43,25 +51,6 @@ _PLACE_OF_SERVICE = re.compile(r"^[0-9]{2}$")
 
 
 # ---------------------------------------------------------------- shared readers
-
-
-class Defect(ValueError):
-    """One thing wrong in one segment; becomes a `Problem` once its transaction is known."""
-
-    def __init__(
-        self,
-        reason: str,
-        segment: Segment,
-        element: int | None = None,
-        expected: str | None = None,
-        found: str | None = None,
-    ):
-        super().__init__(reason)
-        self.reason = reason
-        self.segment = segment
-        self.element = element
-        self.expected = expected
-        self.found = found
 
 
 def valid_segment_id(segment: Segment) -> bool:

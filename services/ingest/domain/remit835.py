@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from services.ingest.domain.x12 import (
+    Defect,
     Delimiters,
     Problem,
     Segment,
@@ -121,34 +122,15 @@ class _Envelope:
     transactions: int = 0
 
 
-class _Bad(ValueError):
-    """A value that cannot be read, with its segment and element."""
-
-    def __init__(
-        self,
-        reason: str,
-        segment: Segment,
-        element: int | None = None,
-        expected: str | None = None,
-        found: str | None = None,
-    ):
-        super().__init__(reason)
-        self.reason = reason
-        self.segment = segment
-        self.element = element
-        self.expected = expected
-        self.found = found
-
-
 def money(segment: Segment, index: int, *, required: bool = True) -> Decimal | None:
     raw = segment.get(index)
     if raw == "":
         if required:
-            raise _Bad(f"{segment.id}{index:02d} is required", segment, index, "an amount", "(empty)")
+            raise Defect(f"{segment.id}{index:02d} is required", segment, index, "an amount", "(empty)")
         return None
     value = _number(raw)
     if value is None:
-        raise _Bad(f"{segment.id}{index:02d} is not a number", segment, index, "a decimal amount", raw)
+        raise Defect(f"{segment.id}{index:02d} is not a number", segment, index, "a decimal amount", raw)
     return value
 
 
@@ -161,13 +143,13 @@ def ccyymmdd(segment: Segment, index: int) -> date | None:
             return date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]))
         except ValueError:
             pass
-    raise _Bad(f"{segment.id}{index:02d} is not a valid date", segment, index, "CCYYMMDD", raw)
+    raise Defect(f"{segment.id}{index:02d} is not a valid date", segment, index, "CCYYMMDD", raw)
 
 
 def _adjustments(segment: Segment) -> list[Adjustment]:
     group = segment.get(1)
     if group not in ("CO", "PR", "OA", "PI", "CR"):
-        raise _Bad("CAS01 is not a claim adjustment group code", segment, 1, "CO, PR, OA or PI", group)
+        raise Defect("CAS01 is not a claim adjustment group code", segment, 1, "CO, PR, OA or PI", group)
     result = []
     for first in range(2, 20, 3):
         reason = segment.get(first)
@@ -178,7 +160,7 @@ def _adjustments(segment: Segment) -> list[Adjustment]:
         try:
             result.append(Adjustment(group=group, reason=reason, amount=amount, quantity=quantity))
         except ValidationError:
-            raise _Bad(
+            raise Defect(
                 f"CAS{first:02d} is not a claim adjustment reason code", segment, first, "a CARC", reason
             ) from None
     return result
@@ -192,7 +174,7 @@ def _procedure(
         separator = match.group(1)  # some senders use another component separator than ISA16 says
     parts = value.split(separator)
     if len(parts) < 2 or not parts[1]:
-        raise _Bad(
+        raise Defect(
             f"{segment.id}{index:02d} is not a procedure composite",
             segment,
             index,
@@ -200,7 +182,7 @@ def _procedure(
             value,
         )
     if not _CODE.match(parts[1]):
-        raise _Bad(
+        raise Defect(
             f"{segment.id}{index:02d} procedure code is not a code",
             segment,
             index,
@@ -210,7 +192,7 @@ def _procedure(
     modifiers = tuple(m for m in parts[2:6] if m)
     for m in modifiers:
         if not _MODIFIER.match(m):
-            raise _Bad(
+            raise Defect(
                 f"{segment.id}{index:02d} has a modifier that is not two letters or digits",
                 segment,
                 index,
@@ -223,7 +205,7 @@ def _procedure(
 def _remark(segment: Segment, index: int) -> str:
     value = segment.get(index)
     if not _REMARK.match(value):
-        raise _Bad(
+        raise Defect(
             f"{segment.id}{index:02d} is not a remark code",
             segment,
             index,
@@ -323,7 +305,7 @@ class _LineBuilder:
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
-            raise _Bad(
+            raise Defect(
                 f"service line {self.number}: {where}: {error['msg']}",
                 self.svc,
                 None,
@@ -338,9 +320,9 @@ def read_claim(
     """One CLP loop (CLP and everything up to the next CLP) to the claim and its service lines."""
     clp = claim_segments[0]
     if not clp.get(1):
-        raise _Bad("CLP01 patient control number is required", clp, 1, "a claim id", "(empty)")
+        raise Defect("CLP01 patient control number is required", clp, 1, "a claim id", "(empty)")
     if not clp.get(2):
-        raise _Bad("CLP02 claim status is required", clp, 2, "a claim status code", "(empty)")
+        raise Defect("CLP02 claim status is required", clp, 2, "a claim status code", "(empty)")
     charge, paid = money(clp, 3), money(clp, 4)
     assert charge is not None
     assert paid is not None
@@ -442,7 +424,7 @@ def read_claim(
         )
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise _Bad(f"claim: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}", clp) from None
+        raise Defect(f"claim: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}", clp) from None
     return claim, built
 
 
@@ -463,13 +445,13 @@ class _Transaction:
     broken: bool = False
     claim_broken: bool = False
     last_reversal: str | None = None
-    warnings: list[_Bad] = field(default_factory=list)
+    warnings: list[Defect] = field(default_factory=list)
 
 
 def _context(tx: _Transaction) -> RemitContext:
     bpr = next((s for s in tx.header if s.id == "BPR"), None)
     if bpr is None:
-        raise _Bad("transaction has no BPR payment segment", tx.st, None, "BPR", "(missing)")
+        raise Defect("transaction has no BPR payment segment", tx.st, None, "BPR", "(missing)")
     trn = next((s for s in tx.header if s.id == "TRN"), None)
     values: dict[str, object] = {}
     payer_refs: dict[str, str] = {}
@@ -520,13 +502,13 @@ def _lenient_date(tx: _Transaction, seg: Segment, index: int) -> date | None:
     """A header date that cannot be read is reported, not fatal: the lines still post without it."""
     try:
         return ccyymmdd(seg, index)
-    except _Bad as err:
+    except Defect as err:
         tx.warnings.append(err)
         return None
 
 
 def _problem(
-    scope: str, err: _Bad, tx: _Transaction | None, env: _Envelope | None = None, control: str | None = None
+    scope: str, err: Defect, tx: _Transaction | None, env: _Envelope | None = None, control: str | None = None
 ) -> Problem:
     envelope = tx.envelope if tx else env
     return Problem(
@@ -554,7 +536,7 @@ def _close_claim(tx: _Transaction, delimiters: Delimiters) -> Iterator[Item]:
         tx.claim_broken = False
         yield _problem(
             "claim",
-            _Bad(
+            Defect(
                 "claim not posted: it contains a segment that is not X12 (see the "
                 "transaction problem before this one)",
                 claim_segments[0],
@@ -564,7 +546,7 @@ def _close_claim(tx: _Transaction, delimiters: Delimiters) -> Iterator[Item]:
         return
     try:
         claim, lines = read_claim(claim_segments, delimiters)
-    except _Bad as err:
+    except Defect as err:
         yield _problem("claim", err, tx)
         return
     tx.claims += 1
@@ -576,7 +558,7 @@ def _close_claim(tx: _Transaction, delimiters: Delimiters) -> Iterator[Item]:
     if not lines:
         yield _problem(
             "claim",
-            _Bad(
+            Defect(
                 "claim has no service lines (adjudicated at claim level only); work it by hand",
                 claim_segments[0],
                 None,
@@ -598,9 +580,9 @@ def _open_context(tx: _Transaction) -> Iterator[Item]:
         return
     try:
         tx.context = _context(tx)
-    except (_Bad, ValidationError) as exc:
+    except (Defect, ValidationError) as exc:
         tx.broken = True
-        err = exc if isinstance(exc, _Bad) else _Bad(f"remittance header could not be read: {exc}", tx.st)
+        err = exc if isinstance(exc, Defect) else Defect(f"remittance header could not be read: {exc}", tx.st)
         yield _problem("transaction", err, tx)
     for warning in tx.warnings:
         yield _problem("transaction", warning, tx)
@@ -618,7 +600,7 @@ def _provider_adjustments(tx: _Transaction, seg: Segment, delimiters: Delimiters
                 continue
             reason, _, reference = seg.get(first).partition(delimiters.component)
             if not _PLB_REASON.match(reason):
-                raise _Bad(
+                raise Defect(
                     f"PLB{first:02d} is not an adjustment reason code",
                     seg,
                     first,
@@ -628,7 +610,7 @@ def _provider_adjustments(tx: _Transaction, seg: Segment, delimiters: Delimiters
             amount = money(seg, first + 1)
             assert amount is not None
             pairs.append((reason, reference or None, amount))
-    except _Bad as err:
+    except Defect as err:
         yield _problem("transaction", err, tx)
         return
     for reason, ref, amount in pairs:
@@ -640,10 +622,10 @@ def _finish(tx: _Transaction, se: Segment, delimiters: Delimiters) -> Iterator[I
     yield from _open_context(tx)
     yield from _close_claim(tx, delimiters)
     if se.get(2) != tx.st.get(2):
-        yield _problem("transaction", _Bad("SE02 does not match ST02", se, 2, tx.st.get(2), se.get(2)), tx)
+        yield _problem("transaction", Defect("SE02 does not match ST02", se, 2, tx.st.get(2), se.get(2)), tx)
     if se.get(1) != str(tx.count):
         yield _problem(
-            "transaction", _Bad("SE01 segment count is wrong", se, 1, str(tx.count), se.get(1)), tx
+            "transaction", Defect("SE01 segment count is wrong", se, 1, str(tx.count), se.get(1)), tx
         )
     if tx.context is not None:
         yield RemittanceRead(tx.context, tx.claims, tx.lines, tx.plb)
@@ -721,7 +703,7 @@ def parse_835_segments(
             if not _SEGMENT_ID.match(sid):
                 yield _problem(
                     "transaction",
-                    _Bad(
+                    Defect(
                         "segment id is not a valid X12 segment id",
                         seg,
                         None,
@@ -759,11 +741,11 @@ def parse_835_segments(
             ordinal += 1
             env.transactions += 1
             if tx is not None:
-                yield _problem("transaction", _Bad("ST before the previous SE", seg, None, "SE", "ST"), tx)
+                yield _problem("transaction", Defect("ST before the previous SE", seg, None, "SE", "ST"), tx)
             if seg.get(1) != "835":
                 yield _problem(
                     "transaction",
-                    _Bad("transaction set is not an 835", seg, 1, "835", seg.get(1)),
+                    Defect("transaction set is not an 835", seg, 1, "835", seg.get(1)),
                     None,
                     env,
                     seg.get(2),
@@ -774,7 +756,7 @@ def parse_835_segments(
             if version not in SUPPORTED_835:
                 yield _problem(
                     "transaction",
-                    _Bad("unsupported 835 version", seg, 3, "005010X221A1 or 004010X091A1", version),
+                    Defect("unsupported 835 version", seg, 3, "005010X221A1 or 004010X091A1", version),
                     None,
                     env,
                     seg.get(2),
@@ -792,13 +774,12 @@ def parse_835_segments(
             tx, skipping = None, False
         elif sid == "GE":
             if gs is not None and seg.get(2) != gs.get(6):
-                yield _problem(
-                    "interchange", _Bad("GE02 does not match GS06", seg, 2, gs.get(6), seg.get(2)), None, env
-                )
+                mismatch = Defect("GE02 does not match GS06", seg, 2, gs.get(6), seg.get(2))
+                yield _problem("interchange", mismatch, None, env)
             if seg.get(1) != str(env.transactions):
                 yield _problem(
                     "interchange",
-                    _Bad("GE01 transaction set count is wrong", seg, 1, str(env.transactions), seg.get(1)),
+                    Defect("GE01 transaction set count is wrong", seg, 1, str(env.transactions), seg.get(1)),
                     None,
                     env,
                 )
@@ -807,21 +788,21 @@ def parse_835_segments(
             if isa is not None and seg.get(2) != isa.get(13):
                 yield _problem(
                     "interchange",
-                    _Bad("IEA02 does not match ISA13", seg, 2, isa.get(13), seg.get(2)),
+                    Defect("IEA02 does not match ISA13", seg, 2, isa.get(13), seg.get(2)),
                     None,
                     env,
                 )
             if seg.get(1) != str(env.groups):
                 yield _problem(
                     "interchange",
-                    _Bad("IEA01 group count is wrong", seg, 1, str(env.groups), seg.get(1)),
+                    Defect("IEA01 group count is wrong", seg, 1, str(env.groups), seg.get(1)),
                     None,
                     env,
                 )
             isa = None
         elif not skipping and sid != "TA1":
             yield _problem(
-                "file", _Bad(f"segment {sid} outside a transaction set", seg, None, "ST", sid), None, env
+                "file", Defect(f"segment {sid} outside a transaction set", seg, None, "ST", sid), None, env
             )
     if tx is not None:
         where = last or tx.st
@@ -829,20 +810,20 @@ def parse_835_segments(
         yield from _close_claim(tx, delimiters)
         yield _problem(
             "transaction",
-            _Bad("file ends inside a transaction set (no SE)", where, None, "SE", "end of file"),
+            Defect("file ends inside a transaction set (no SE)", where, None, "SE", "end of file"),
             tx,
         )
     elif gs is not None and last is not None:
         yield _problem(
             "interchange",
-            _Bad("file ends inside a functional group (no GE)", last, None, "GE", "end of file"),
+            Defect("file ends inside a functional group (no GE)", last, None, "GE", "end of file"),
             None,
             env,
         )
     elif isa is not None and last is not None:
         yield _problem(
             "interchange",
-            _Bad("file ends inside an interchange (no IEA)", last, None, "IEA", "end of file"),
+            Defect("file ends inside an interchange (no IEA)", last, None, "IEA", "end of file"),
             None,
             env,
         )

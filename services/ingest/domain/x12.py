@@ -49,6 +49,25 @@ class Problem:
     payee_tin: str | None = None
 
 
+class Defect(ValueError):
+    """One thing wrong in one segment; becomes a `Problem` once its transaction is known."""
+
+    def __init__(
+        self,
+        reason: str,
+        segment: Segment,
+        element: int | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+    ):
+        super().__init__(reason)
+        self.reason = reason
+        self.segment = segment
+        self.element = element
+        self.expected = expected
+        self.found = found
+
+
 class X12SyntaxError(ValueError):
     """The file cannot be read as X12 at all (no ISA, unreadable header, wrong encoding)."""
 

@@ -198,4 +198,17 @@ access_log = Table(
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True, comment="sha256 of the session cookie's value"),
+    Column("user_id", Uuid, nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False, comment="absolute end of the session"),
+    Column(
+        "idle_until", DateTime(timezone=True), nullable=False, comment="ends earlier if unused until then"
+    ),
+    comment="signed-in console sessions; the cookie holds a random value, only its hash is stored",
+)
+
 processed_events, outbox = bookkeeping_tables(metadata)

@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
+import structlog
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
@@ -26,7 +29,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.runtime.db import claim_batch, forget
-from shared.runtime.logging import get_logger
+from shared.runtime.logging import correlation_fields, get_logger
+from shared.runtime.metrics import Outcome, record_handler
+from shared.runtime.security import kafka_security
 from shared.runtime.settings import Settings
 from shared.schemas.topics import dead_letter
 
@@ -59,6 +64,47 @@ def is_transient(exc: BaseException) -> bool:
 def describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text[:2000]
+
+
+_outcome: ContextVar[Outcome | None] = ContextVar("claimline_message_outcome", default=None)
+
+
+def handler_name(context: Any) -> str:
+    """The name of the handler function the subscriber of this message calls (bounded: code names)."""
+    subscriber = context.get_local("handler_")
+    calls = getattr(subscriber, "calls", None) or []
+    return str(calls[0].name) if calls else "unknown"
+
+
+def observe_middleware(service: str) -> Callable[..., BaseMiddleware]:
+    """Outermost of ours: binds the message's correlation ids to every log line of its handling, and
+    counts and times the handler (processed, failed and retried, or dead-lettered)."""
+
+    class Observe(BaseMiddleware):
+        async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
+            raw = msg.raw_message
+            handler = handler_name(self.context)
+            outcome = Outcome()
+            token = _outcome.set(outcome)
+            started = time.perf_counter()
+            failed = False
+            try:
+                with structlog.contextvars.bound_contextvars(
+                    topic=raw.topic,
+                    partition=raw.partition,
+                    offset=raw.offset,
+                    handler=handler,
+                    **correlation_fields(raw.value),
+                ):
+                    return await call_next(msg)
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                _outcome.reset(token)
+                record_handler(service, raw.topic, handler, outcome, failed, time.perf_counter() - started)
+
+    return Observe
 
 
 def dead_letter_middleware(
@@ -96,6 +142,8 @@ def dead_letter_middleware(
                     key=raw.key,
                     headers=headers,
                 )
+                if (outcome := _outcome.get()) is not None:
+                    outcome.dead_lettered = True
                 log.error(
                     "message dead-lettered",
                     topic=raw.topic,
@@ -109,12 +157,22 @@ def dead_letter_middleware(
 
 
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
+    """The broker of a service (or a CLI command).
+
+    Security comes from the settings (TLS, SASL). On shutdown the broker stops fetching, lets the
+    in-flight message finish and commit for up to CLAIMLINE_SHUTDOWN_GRACE_SECONDS, and past that
+    cancels it uncommitted, so the group hands it to another replica (idempotent handlers make the
+    second run change nothing).
+    """
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         enable_idempotence=True,
         client_id=f"claimline-{service}",
+        security=kafka_security(settings),
+        graceful_timeout=settings.shutdown_grace_seconds,
         logger=None,
     )
+    broker.add_middleware(observe_middleware(service))
     broker.add_middleware(dead_letter_middleware(broker, service, settings))
     return broker
 

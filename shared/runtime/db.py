@@ -38,7 +38,11 @@ from shared.schemas.envelope import Envelope
 
 
 def make_engine(url: str, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+    from shared.runtime.security import database_connect_args  # TLS from DATABASE_SSLMODE & co.
+
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True, connect_args=database_connect_args()
+    )
 
 
 def bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table]:

@@ -54,7 +54,9 @@ def run_env(metadata: MetaData, schema: str) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url)
+        from shared.runtime.security import database_connect_args  # TLS, like every other engine
+
+        engine = create_async_engine(url, connect_args=database_connect_args())
         async with engine.connect() as conn:
             # Replicas starting together must not migrate at once.
             await conn.execute(

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.runtime.broker import relay_outbox
 from shared.runtime.logging import get_logger
+from shared.runtime.metrics import scrape
+from shared.runtime.security import kafka_client_options
 from shared.runtime.settings import Settings
 from shared.runtime.topics_admin import ensure_topics, with_dead_letters
 
@@ -43,6 +45,7 @@ class ServiceRuntime:
                 with_dead_letters(self.topics),
                 self.settings.topic_partitions,
                 self.settings.topic_replication,
+                kafka_client_options(self.settings),
             )
 
     async def start_background(self) -> None:
@@ -108,9 +111,14 @@ def build_asgi(runtime: ServiceRuntime) -> AsgiFastStream:
             body, 200 if broker_ok and db_ok else 503, headers={"content-type": "application/json"}
         )
 
+    @get
+    async def metrics(scope: Any) -> AsgiResponse:
+        body, content_type = await scrape(runtime.name, runtime.broker.subscribers)
+        return AsgiResponse(body, 200, headers={"content-type": content_type})
+
     return AsgiFastStream(
         runtime.broker,
-        asgi_routes=[("/health/live", live), ("/health/ready", ready)],
+        asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", metrics)],
         on_startup=[runtime.prepare],
         after_startup=[runtime.start_background],
         on_shutdown=[runtime.stop_background],

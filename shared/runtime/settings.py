@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +48,34 @@ class Settings(BaseSettings):
     outbox_batch: int = Field(500, alias="CLAIMLINE_OUTBOX_BATCH")
     outbox_idle_seconds: float = Field(0.2, alias="CLAIMLINE_OUTBOX_IDLE_SECONDS")
     transient_retry_seconds: float = Field(1.0, alias="CLAIMLINE_TRANSIENT_RETRY_SECONDS")
+    shutdown_grace_seconds: float = Field(
+        15.0,
+        alias="CLAIMLINE_SHUTDOWN_GRACE_SECONDS",
+        description="how long a stopping service lets its in-flight messages finish before it gives up on "
+        "them (uncommitted, so another replica gets them again)",
+    )
+
+    # Kafka client security (docs/operations.md). PLAINTEXT suits the local stack only.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", alias="KAFKA_SASL_MECHANISM"
+    )
+    kafka_sasl_username: str | None = Field(None, alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, alias="KAFKA_SASL_PASSWORD")
+    kafka_ssl_cafile: Path | None = Field(None, alias="KAFKA_SSL_CAFILE")
+    kafka_ssl_certfile: Path | None = Field(None, alias="KAFKA_SSL_CERTFILE")
+    kafka_ssl_keyfile: Path | None = Field(None, alias="KAFKA_SSL_KEYFILE")
+    kafka_ssl_key_password: SecretStr | None = Field(None, alias="KAFKA_SSL_KEY_PASSWORD")
+
+    # PostgreSQL TLS, libpq's names and meanings (docs/operations.md). Unset: asyncpg's default.
+    database_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
+        Field(None, alias="DATABASE_SSLMODE")
+    )
+    database_sslrootcert: Path | None = Field(None, alias="DATABASE_SSLROOTCERT")
+    database_sslcert: Path | None = Field(None, alias="DATABASE_SSLCERT")
+    database_sslkey: Path | None = Field(None, alias="DATABASE_SSLKEY")
 
     def topic(self, name: str) -> str:
         """The physical topic for a versioned contract topic (a prefix isolates test runs)."""

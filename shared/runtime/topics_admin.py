@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -24,9 +25,14 @@ def _configs(topic: str) -> dict[str, str]:
 
 
 async def ensure_topics(
-    bootstrap: str, topics: Iterable[str], partitions: int = 6, replication: int = 1
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int = 6,
+    replication: int = 1,
+    client_options: Mapping[str, Any] | None = None,
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    """`client_options`: TLS and SASL keyword arguments (`shared.runtime.security.kafka_client_options`)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(client_options or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -122,4 +122,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             "providers": list(user.scope.providers),
         }
 
+    from shared.runtime.metrics import install_http_metrics  # last: it measures every other middleware too
+
+    install_http_metrics(app)
     return app

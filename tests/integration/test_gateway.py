@@ -141,6 +141,7 @@ async def test_listing_is_scoped_by_practice_and_provider(world: World):
     [
         ("GET", "", None),
         ("GET", "/history", None),
+        ("GET", "/context", None),
         ("POST", "/claim", None),
         ("POST", "/assign", {"assignee": None}),
         ("POST", "/status", {"status": "resolved"}),

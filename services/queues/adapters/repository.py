@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -244,6 +244,33 @@ class Remittances:
             remit_lines.c.claim_id, remit_lines.c.claim_status_code.desc(), remit_lines.c.line_number
         )
         return [dict(r._mapping) for r in await self.conn.execute(stmt)]
+
+    async def provider_adjustments(self, trace_number: str, lines_seen: int) -> tuple[list[Decimal], bool]:
+        """The PLB amounts of a remittance in the scope, and whether the scope covers the whole payment
+        (every line and every PLB of the trace): only then can the lines be reconciled with the check."""
+        on_trace = and_(
+            work_items.c.kind == "provider_adjustment",
+            work_items.c.detail["remittance"]["trace_number"].as_string() == trace_number,
+        )
+        amounts = [
+            Decimal(a)
+            for (a,) in await self.conn.execute(
+                scoped(select(work_items.c.detail["amount"].as_string()).where(on_trace), self.scope)
+            )
+        ]
+        if self.scope.everything:
+            return amounts, True
+        all_lines = (
+            await self.conn.execute(
+                select(func.count())
+                .select_from(remit_lines)
+                .where(remit_lines.c.trace_number == trace_number)
+            )
+        ).scalar_one()
+        all_plb = (
+            await self.conn.execute(select(func.count()).select_from(work_items).where(on_trace))
+        ).scalar_one()
+        return amounts, all_lines == lines_seen and all_plb == len(amounts)
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
         stmt = scoped_lines(

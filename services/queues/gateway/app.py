@@ -17,12 +17,15 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.queues.gateway.auths import router as auths_router
+from services.queues.gateway.console import router as console_router
 from services.queues.gateway.deps import User
 from services.queues.gateway.intake import MAX_UPLOAD_BYTES
 from services.queues.gateway.intake import router as intake_router
 from services.queues.gateway.items import router as items_router
 from services.queues.gateway.jwt import JwtVerifier
+from services.queues.gateway.session import router as session_router
 from services.queues.gateway.users import router as users_router
+from services.queues.gateway.views import router as views_router
 from shared.runtime.db import make_engine
 from shared.runtime.service import database_ready
 from shared.runtime.settings import Settings, get_settings
@@ -77,6 +80,15 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             )
         return await call_next(request)
 
+    @app.middleware("http")
+    async def no_store(request: Request, call_next: Any) -> Any:
+        """API answers carry patient data: no browser or proxy may keep a copy."""
+        response = await call_next(request)
+        if request.url.path.startswith("/v1/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
@@ -98,7 +110,10 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             headers=getattr(exc, "headers", None),
         )
 
+    app.include_router(views_router)
     app.include_router(items_router)
+    app.include_router(session_router)
+    app.include_router(console_router)
     app.include_router(intake_router)
     app.include_router(users_router)
     app.include_router(auths_router)

@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.queues.adapters.repository import principal_for_token, principal_for_username
+from services.queues.adapters.sessions import principal_for_session
 from services.queues.domain.scope import Principal, Role
 from services.queues.gateway.jwt import JwtVerifier
 from shared.runtime.settings import Settings
@@ -23,20 +24,41 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
 Conn = Annotated[AsyncConnection, Depends(connection)]
 
 
-async def current_user(
-    request: Request, conn: Conn, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    token = credentials.credentials
+SESSION_COOKIE = "claimline_session"
+CONSOLE_HEADER = "x-claimline-console"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def principal_from_token(request: Request, conn: AsyncConnection, token: str) -> Principal | None:
+    """The user of an identity provider's JWT (when keys are configured) or of an API token."""
     verifier: JwtVerifier | None = request.app.state.jwt
     if verifier is not None and token.count(".") == 2:
         username = verifier.subject(token)
-        principal = await principal_for_username(conn, username) if username else None
-    else:
-        principal = await principal_for_token(conn, token)
+        return await principal_for_username(conn, username) if username else None
+    return await principal_for_token(conn, token)
+
+
+async def current_user(
+    request: Request, conn: Conn, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """A bearer token (other systems, the CLI) or a console session cookie (browsers)."""
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        principal = await principal_from_token(request, conn, credentials.credentials)
+        if principal is None:
+            raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
+        return principal
+    session = request.cookies.get(SESSION_COOKIE)
+    if session is None:
+        raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    if request.method not in SAFE_METHODS and request.headers.get(CONSOLE_HEADER) != "1":
+        raise HTTPException(403, "console requests must carry the X-Claimline-Console header")
+    # Its own short transaction, so the idle deadline moves even when the request only reads.
+    async with request.app.state.engine.begin() as own:
+        principal = await principal_for_session(own, session)
     if principal is None:
-        raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "the session has ended: sign in again", headers={"WWW-Authenticate": "Bearer"}
+        )
     return principal
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.queues.adapters.orm import patient_sessions
 from services.queues.adapters.repository import (
@@ -320,6 +321,15 @@ class EraLine(BaseModel):
     patient: dict[str, Any]
 
 
+class Reconciliation(BaseModel):
+    lines_paid: Decimal = Field(description="what the lines in your scope paid")
+    provider_adjustments: Decimal = Field(description="PLB amounts in your scope (positive = taken back)")
+    expected_payment: Decimal = Field(description="lines paid minus provider adjustments")
+    difference: Decimal | None = Field(description="payment amount minus expected payment")
+    complete: bool = Field(description="every line and PLB of the payment is in your scope")
+    reconciled: bool = Field(description="complete, and the lines and adjustments add up to the payment")
+
+
 class EraOut(BaseModel):
     trace_number: str
     payer_name: str | None
@@ -328,6 +338,7 @@ class EraOut(BaseModel):
     total_charge: Decimal
     total_paid: Decimal
     payment_amount: Decimal | None = Field(description="BPR02 as the payer stated it (all practices)")
+    reconciliation: Reconciliation
 
 
 def _echo_of(row: dict[str, Any], echoes: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -409,6 +420,14 @@ async def era(trace_number: str, user: User, conn: Conn) -> EraOut:
     echoes = await acknowledged_lines(conn, {(r["practice_id"], r["claim_id"]) for r in rows})
     lines = [_era_line(r, echoes.get((r["practice_id"], r["claim_id"]))) for r in rows]
     payment = rows[0]["decision"].get("payment_amount")
+    payment_amount = Decimal(payment) if payment is not None else None
+    adjustments, everything_visible = await Remittances(conn, user.scope).provider_adjustments(
+        trace_number, len(rows)
+    )
+    lines_paid = sum((ln.paid for ln in lines), Decimal(0))
+    plb = sum(adjustments, Decimal(0))
+    expected = lines_paid - plb
+    difference = payment_amount - expected if payment_amount is not None else None
     return EraOut(
         trace_number=trace_number,
         payer_name=rows[0]["payer_name"],
@@ -416,7 +435,15 @@ async def era(trace_number: str, user: User, conn: Conn) -> EraOut:
         lines=lines,
         total_charge=sum((ln.charge for ln in lines), Decimal(0)),
         total_paid=sum((ln.paid for ln in lines), Decimal(0)),
-        payment_amount=Decimal(payment) if payment is not None else None,
+        payment_amount=payment_amount,
+        reconciliation=Reconciliation(
+            lines_paid=lines_paid,
+            provider_adjustments=plb,
+            expected_payment=expected,
+            difference=difference,
+            complete=everything_visible,
+            reconciled=everything_visible and difference == 0,
+        ),
     )
 
 
@@ -455,24 +482,16 @@ class FrequencyOut(BaseModel):
     last_12_months: dict[str, int] = Field(description="sessions per family/region in the rolling 12 months")
 
 
-@router.get("/v1/patients/frequency", response_model=FrequencyOut)
-async def patient_frequency(
-    user: User,
-    conn: Conn,
-    member_id: Annotated[str, Query(min_length=1, max_length=80)],
-    birth_date: date,
-) -> FrequencyOut:
-    """A patient's sessions (facet, RFA, epidural, trigger point, drug test) at every practice: in full
-    where the caller's scope reaches, as dates and counts elsewhere. Only for patients the caller's
-    practices treat (otherwise 404), and the read is logged."""
-    key = member_key(member_id)
+async def frequency_of(
+    conn: AsyncConnection, user: Principal, member_key: str, birth_date: date | None
+) -> FrequencyOut | None:
+    """A patient's sessions at every practice: in full where the caller's scope reaches, as dates and counts
+    elsewhere. None when none of the patient's sessions is in the caller's scope (then nothing is shown)."""
+    stmt = select(patient_sessions).where(patient_sessions.c.member_key == member_key)
+    if birth_date is not None:
+        stmt = stmt.where(patient_sessions.c.birth_date == birth_date)
     rows = [
-        dict(r._mapping)
-        for r in await conn.execute(
-            select(patient_sessions)
-            .where(patient_sessions.c.member_key == key, patient_sessions.c.birth_date == birth_date)
-            .order_by(patient_sessions.c.service_date.desc())
-        )
+        dict(r._mapping) for r in await conn.execute(stmt.order_by(patient_sessions.c.service_date.desc()))
     ]
     scope = user.scope
 
@@ -483,8 +502,8 @@ async def patient_frequency(
 
     mine = [r for r in rows if visible(r)]
     if not mine:
-        raise HTTPException(404, "no such patient")
-    await record_access(conn, user, "patient_frequency", key, [r["practice_id"] for r in mine])
+        return None
+    await record_access(conn, user, "patient_frequency", member_key, [r["practice_id"] for r in mine])
     window_start = date.today() - timedelta(days=365)
     counts: dict[str, int] = {}
     for r in rows:
@@ -505,3 +524,32 @@ async def patient_frequency(
         ],
         last_12_months=counts,
     )
+
+
+class PatientIn(BaseModel):
+    member_id: str = Field(min_length=1, max_length=80)
+    birth_date: date
+
+
+@router.post("/v1/patients/frequency", response_model=FrequencyOut)
+async def patient_frequency(body: PatientIn, user: User, conn: Conn) -> FrequencyOut:
+    """A patient's sessions (facet, RFA, epidural, trigger point, drug test) at every practice: in full
+    where the caller's scope reaches, as dates and counts elsewhere. Only for patients the caller's
+    practices treat (otherwise 404), and the read is logged. The patient is named in the body, so member
+    ids and birth dates stay out of URLs and the access logs of proxies."""
+    found = await frequency_of(conn, user, member_key(body.member_id), body.birth_date)
+    if found is None:
+        raise HTTPException(404, "no such patient")
+    return found
+
+
+@router.get("/v1/patients/frequency", response_model=FrequencyOut, deprecated=True)
+async def patient_frequency_by_query(
+    user: User,
+    conn: Conn,
+    member_id: Annotated[str, Query(min_length=1, max_length=80)],
+    birth_date: date,
+) -> FrequencyOut:
+    """The same as POST /v1/patients/frequency, with the patient in the query string (deprecated: URLs end
+    up in logs; use the POST)."""
+    return await patient_frequency(PatientIn(member_id=member_id, birth_date=birth_date), user, conn)

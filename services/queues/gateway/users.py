@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from services.queues.adapters.orm import users
 from services.queues.adapters.repository import create_user
+from services.queues.adapters.sessions import close_sessions_of
 from services.queues.domain.scope import Role
 from services.queues.gateway.deps import Admin, Conn
 
@@ -46,6 +47,11 @@ async def add_user(body: UserIn, admin: Admin, conn: Conn) -> NewUser:
     if body.role is Role.BILLER and not body.practices:
         raise HTTPException(400, "a biller needs at least one practice")
     token = await create_user(conn, body.username, body.role, tuple(body.practices), tuple(body.providers))
+    # A replaced user (new token, perhaps a new scope) signs in to the console again.
+    user_id = (
+        await conn.execute(select(users.c.user_id).where(users.c.username == body.username))
+    ).scalar_one()
+    await close_sessions_of(conn, user_id)
     await conn.commit()
     return NewUser(
         username=body.username,
@@ -67,5 +73,6 @@ async def deactivate(username: str, admin: Admin, conn: Conn) -> UserOut:
     ).first()
     if row is None:
         raise HTTPException(404, "no such user")
+    await close_sessions_of(conn, row.user_id)
     await conn.commit()
     return UserOut.model_validate(dict(row._mapping))

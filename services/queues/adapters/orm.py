@@ -55,6 +55,12 @@ work_items = Table(
     Index("ix_work_items_practice_priority", "practice_id", "priority", "item_id"),
     Index("ix_work_items_priority", "priority", "item_id"),
     Index("ix_work_items_claim", "practice_id", "claim_id"),
+    # The queue's filters in its own order (queues_0007); that migration also adds extended statistics
+    # on (practice_id, provider_npi), which table metadata cannot express.
+    Index("ix_work_items_practice_queue_priority", "practice_id", "queue", "priority", "item_id"),
+    Index("ix_work_items_practice_status_priority", "practice_id", "status", "priority", "item_id"),
+    Index("ix_work_items_queue_priority", "queue", "priority", "item_id"),
+    Index("ix_work_items_status_priority", "status", "priority", "item_id"),
 )
 
 remit_lines = Table(

@@ -346,6 +346,30 @@ def _proc_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15 of the whole line)
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _tree_ticks(pid: int, seen: dict[int, int]) -> None:
+    """utime + stime of `pid` and every process below it, into `seen` (pid -> ticks)."""
+    ticks = _proc_ticks(pid)
+    if ticks is None:
+        return
+    seen[pid] = ticks
+    for child in _children(pid):
+        _tree_ticks(child, seen)
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def _machine_ticks() -> tuple[int, int]:
     """(busy, total) jiffies of all CPUs."""
     parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -404,25 +428,35 @@ class CpuWatch:
         self.counters_start = await self._counters()
         self.t0 = time.perf_counter()
         self.self0 = sum(os.times()[:2])
-        self.gw0 = _proc_ticks(self.gateway_pid) if self.gateway_pid else None
+        self.gw_start: dict[int, int] = {}
+        if self.gateway_pid:
+            _tree_ticks(self.gateway_pid, self.gw_start)
         self.machine0 = _machine_ticks()
+        self.load0 = _loadavg()
         await self._sample(first=True)
         self.task = asyncio.create_task(self._loop())
 
-    async def stop(self) -> dict[str, float]:
+    async def stop(self) -> dict[str, Any]:
         assert self.task is not None
         self.task.cancel()
         await self._sample(first=False)
         wall = time.perf_counter() - self.t0
         busy1, total1 = _machine_ticks()
-        gw1 = _proc_ticks(self.gateway_pid) if self.gateway_pid else None
+        gw_end: dict[int, int] = {}
+        if self.gateway_pid:
+            _tree_ticks(self.gateway_pid, gw_end)
+        load1 = _loadavg()
         load_generator = sum(os.times()[:2]) - self.self0
         await asyncio.sleep(0.6)
         sessions, xacts = await self._counters()
         await self.conn.close()
-        out: dict[str, float] = {"wall_s": wall, "load_generator_cpu_s": load_generator}
-        if self.gw0 is not None and gw1 is not None:
-            out["gateway_cpu_s"] = (gw1 - self.gw0) / self.hz
+        out: dict[str, Any] = {"wall_s": wall, "load_generator_cpu_s": load_generator}
+        if gw_end:
+            # A worker that started during the phase counts from 0.
+            out["gateway_cpu_s"] = sum(t - self.gw_start.get(p, 0) for p, t in gw_end.items()) / self.hz
+            out["gateway_processes"] = len(gw_end)
+        out["loadavg_start"] = self.load0
+        out["loadavg_end"] = load1
         out["postgres_cpu_s"] = (
             sum(self.backend_last[p] - self.backend_start[p] for p in self.backend_last) / self.hz
         )
@@ -882,6 +916,14 @@ async def load_items(dsn: str, count: int, seed: int) -> dict[str, float]:
     }
 
 
+async def item_count(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM queues.work_items"))
+    finally:
+        await conn.close()
+
+
 async def check_indexes(dsn: str) -> dict[str, str]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -920,7 +962,9 @@ def free_port() -> int:
         return port
 
 
-def start_gateway(database_url: str, kafka: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_gateway(
+    database_url: str, kafka: str, port: int, log_path: Path, workers: int | None
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     for key in ("CLAIMLINE_JWT_KEYS", "PYTHONPATH"):
         env.pop(key, None)
@@ -933,8 +977,11 @@ def start_gateway(database_url: str, kafka: str, port: int, log_path: Path) -> s
         }
     )
     log = log_path.open("wb")
+    command = [str(PROJECT_PYTHON), "-m", "claimline.cli", "run", "gateway", "--port", str(port)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     return subprocess.Popen(
-        [str(PROJECT_PYTHON), "-m", "claimline.cli", "run", "gateway", "--port", str(port)],
+        command,
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -1092,6 +1139,17 @@ def main() -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the bench database (it is dropped otherwise)"
     )
+    parser.add_argument(
+        "--database",
+        help="reuse a database a run with --keep left (migrated to the newest schema, not reloaded, kept); "
+        "for trying changes quickly: its items have been worked by earlier runs",
+    )
+    parser.add_argument(
+        "--gateway-workers",
+        type=int,
+        default=None,
+        help="gateway processes (`claimline run gateway --workers N`; default: the gateway's own default)",
+    )
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest page queries")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
@@ -1100,11 +1158,13 @@ def main() -> int:
     from shared.runtime.settings import Settings
 
     settings = Settings()
-    database = f"bench_gateway_{uuid.uuid4().hex[:10]}"
+    database = args.database or f"bench_gateway_{uuid.uuid4().hex[:10]}"
+    keep = args.keep or bool(args.database)
     bench_url, bench_dsn, server_dsn = urls(settings.database_url, database)
     host = bench_url.split("@")[-1].split("/")[0]
-    print(f"creating database {database} on {host} ...", file=sys.stderr)
-    asyncio.run(create_database(server_dsn, database))
+    if not args.database:
+        print(f"creating database {database} on {host} ...", file=sys.stderr)
+        asyncio.run(create_database(server_dsn, database))
     try:
         started = time.perf_counter()
         upgrade_all(bench_url)
@@ -1113,7 +1173,7 @@ def main() -> int:
             bench(args, settings.kafka_bootstrap_servers, database, bench_url, bench_dsn, migrate_s)
         )
     finally:
-        if args.keep:
+        if keep:
             print(f"kept database {database} (DATABASE_URL={bench_url})", file=sys.stderr)
         else:
             asyncio.run(drop_database(server_dsn, database))
@@ -1128,8 +1188,14 @@ async def bench(
     expected = ("ix_work_items_practice_priority", "ix_work_items_priority")
     missing = [name for name in expected if name not in indexes]
 
-    print(f"loading {args.items:,} work items with COPY ...", file=sys.stderr)
-    load = await load_items(bench_dsn, args.items, args.seed)
+    if args.database and await item_count(bench_dsn):
+        args.items = await item_count(bench_dsn)
+        print(f"reusing {database}: {args.items:,} work items", file=sys.stderr)
+        load = dict.fromkeys(("index_s", "vacuum_analyze_s", "total_mb", "heap_mb"), 0.0)
+        load["copy_s"] = float("nan")
+    else:
+        print(f"loading {args.items:,} work items with COPY ...", file=sys.stderr)
+        load = await load_items(bench_dsn, args.items, args.seed)
     rebuilt = await check_indexes(bench_dsn)
     if rebuilt != indexes:
         missing.append(f"(after the load the indexes differ: {sorted(rebuilt)} vs {sorted(indexes)})")
@@ -1141,7 +1207,7 @@ async def bench(
     log_path = LOG_DIR / f"{database}-gateway.log"
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    process = start_gateway(bench_url, kafka, port, log_path)
+    process = start_gateway(bench_url, kafka, port, log_path, args.gateway_workers)
     try:
         await wait_ready(base_url, process, log_path)
         watch = CpuWatch(bench_dsn, database, process.pid)
@@ -1185,23 +1251,30 @@ async def bench(
 
     table, results = tabulate({"gateway (HTTP)": gateway, "direct SQL (asyncpg)": direct}, args.seconds)
     kinds = Counter(u.kind for u in clients)
+    gateway_flags = f" --workers {args.gateway_workers}" if args.gateway_workers is not None else ""
     out.append(
         f"gateway load benchmark  {time.strftime('%Y-%m-%d %H:%M')}  python {sys.version.split()[0]}  "
         f"cores {os.cpu_count()}  claimline at commit {code_version()}"
     )
-    out.append(
-        f"  database {database}: migrated in {migrate_s:.1f} s; {args.items:,} work items across "
-        f"{PRACTICE_COUNT} practices loaded with COPY in {load['copy_s']:.1f} s "
-        f"({args.items / load['copy_s']:,.0f} rows/s), secondary indexes rebuilt in {load['index_s']:.1f} s, "
-        f"VACUUM ANALYZE {load['vacuum_analyze_s']:.1f} s, "
-        f"table + indexes {load['total_mb']:.0f} MB (heap {load['heap_mb']:.0f} MB)"
-    )
+    if math.isnan(load["copy_s"]):
+        out.append(
+            f"  database {database}: REUSED (--database; its items were worked by earlier runs), migrated "
+            f"in {migrate_s:.1f} s; {args.items:,} work items"
+        )
+    else:
+        out.append(
+            f"  database {database}: migrated in {migrate_s:.1f} s; {args.items:,} work items across "
+            f"{PRACTICE_COUNT} practices loaded with COPY in {load['copy_s']:.1f} s "
+            f"({args.items / load['copy_s']:,.0f} rows/s), secondary indexes rebuilt in "
+            f"{load['index_s']:.1f} s, VACUUM ANALYZE {load['vacuum_analyze_s']:.1f} s, "
+            f"table + indexes {load['total_mb']:.0f} MB (heap {load['heap_mb']:.0f} MB)"
+        )
     out.append(
         f"  {args.clients} clients ({', '.join(f'{n} {k}' for k, n in kinds.items())}), "
         f"{'no think time (closed loop)' if not think else f'mean think time {args.think_ms:.0f} ms'}, "
         f"{args.warmup:.0f} s warm-up + {args.seconds:.0f} s measured per phase; gateway = "
-        f"`claimline run gateway` subprocess (1 process, pool 5 + 5 overflow); direct SQL = 1 asyncpg "
-        "connection per client"
+        f"`claimline run gateway{gateway_flags}` subprocess ({gateway_cpu.get('gateway_processes', '?')} "
+        "processes: uvicorn and its workers); direct SQL = 1 asyncpg connection per client"
     )
     if missing:
         out.append(f"  WARNING: indexes missing from the migrations: {', '.join(missing)}")
@@ -1220,7 +1293,7 @@ async def bench(
     for label, cpu, rec in (("gateway phase", gateway_cpu, gateway), ("direct SQL phase", sql_cpu, direct)):
         n = max(1, rec.requests)
 
-        def part(name: str, key: str, cpu: dict[str, float] = cpu, n: int = n) -> str:
+        def part(name: str, key: str, cpu: dict[str, Any] = cpu, n: int = n) -> str:
             return f"{name} {cpu[key]:.1f} s ({cpu[key] / n * 1000:.2f} ms/request)"
 
         parts = [part("load generator", "load_generator_cpu_s")]
@@ -1232,7 +1305,8 @@ async def bench(
             f"{', '.join(parts)}; machine {cpu['machine_busy_cores']:.2f} of {os.cpu_count()} cores busy, "
             f"{cpu['other_processes_cores']:.2f} of them other processes; PostgreSQL "
             f"{cpu['postgres_transactions'] / n:.1f} transactions per request, "
-            f"{cpu['new_postgres_sessions']:.0f} sessions opened"
+            f"{cpu['new_postgres_sessions']:.0f} sessions opened; load average {cpu['loadavg_start']} "
+            f"at the start, {cpu['loadavg_end']} at the end"
         )
     note = (
         f"NOTE: this machine has {os.cpu_count()} cores, shared by the load generator, the gateway and "

@@ -3,6 +3,11 @@
 A file is taken only when its size has not changed between two looks (the upload finished) and it is
 not a hidden or `.part` file. It is claimed by an atomic rename into `work/`, so several replicas can
 watch one folder; afterwards it moves to `done/` (or `failed/` with a `.error` note).
+
+A replica that dies while it reads a file (SIGKILL, OOM, power) leaves its claim in `work/` with nothing
+committed. A watcher on the same host puts such a claim back (its name carries host and pid, and that
+pid is gone), so the file is read again; ingesting is idempotent by sha256, so a claim
+whose transaction had committed just before the crash is reported as a duplicate and posts nothing.
 """
 
 from __future__ import annotations
@@ -30,17 +35,55 @@ def _candidates(folder: Path) -> dict[Path, int]:
     return found
 
 
+def _claim_prefix(pid: int) -> str:
+    return f"{socket.gethostname()}-{pid}-"
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        # This process reads one file at a time and releases before it claims, so a claim under its own
+        # pid is a dead predecessor's (a restarted container often gets the same pid again).
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_orphans(folder: Path) -> list[str]:
+    """Put back the claims in `work/` of watchers on this host that are no longer running."""
+    released = []
+    host = f"{socket.gethostname()}-"
+    for claimed in (folder / "work").iterdir():
+        if not claimed.name.startswith(host):
+            continue  # another host's claim: only that host can tell whether its reader still runs
+        pid_text, _, original = claimed.name[len(host) :].partition("-")
+        if not pid_text.isdigit() or not original or _running(int(pid_text)):
+            continue
+        try:
+            claimed.rename(folder / original)
+        except FileNotFoundError:
+            continue  # another watcher put it back first
+        released.append(original)
+        log.warning("drop folder file put back after its reader died", file=original, reader_pid=pid_text)
+    return released
+
+
 async def scan_once(engine: AsyncEngine, settings: Settings, folder: Path, seen: dict[Path, int]) -> int:
     """Ingest the files whose size was stable since the previous scan. Returns how many were taken."""
     for sub in ("work", "done", "failed"):
         (folder / sub).mkdir(exist_ok=True)
+    await asyncio.to_thread(release_orphans, folder)
     current = await asyncio.to_thread(_candidates, folder)
     ready = [path for path, size in current.items() if seen.get(path) == size]
     seen.clear()
     seen.update({p: s for p, s in current.items() if p not in ready})
     taken = 0
     for path in sorted(ready):
-        claimed = folder / "work" / f"{socket.gethostname()}-{os.getpid()}-{path.name}"
+        claimed = folder / "work" / f"{_claim_prefix(os.getpid())}{path.name}"
         try:
             path.rename(claimed)
         except FileNotFoundError:

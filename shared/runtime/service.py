@@ -60,6 +60,13 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(job(self._stop)))
         log.info("service started", topic_prefix=self.settings.topic_prefix or None)
 
+    async def shutdown(self) -> None:
+        """SIGTERM: stop fetching, let each in-flight message finish and commit (or, past
+        CLAIMLINE_SHUTDOWN_GRACE_SECONDS, cancel it uncommitted so it is redelivered), then stop the
+        relay, which publishes what those messages wrote to the outbox while the producer is still open."""
+        await asyncio.gather(*(subscriber.stop() for subscriber in self.broker.subscribers))
+        await self.stop_background()
+
     async def stop_background(self) -> None:
         """Let the relay finish its batch (graceful shutdown), cancel it only if it hangs."""
         self._stop.set()
@@ -80,7 +87,7 @@ class ServiceRuntime:
         try:
             yield self
         finally:
-            await self.stop_background()
+            await self.shutdown()
             await self.broker.stop()
             await self.engine.dispose()
 
@@ -121,7 +128,7 @@ def build_asgi(runtime: ServiceRuntime) -> AsgiFastStream:
         asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", metrics)],
         on_startup=[runtime.prepare],
         after_startup=[runtime.start_background],
-        on_shutdown=[runtime.stop_background],
+        on_shutdown=[runtime.shutdown],  # then FastStream stops the (already idle) broker
         after_shutdown=[dispose],
         logger=None,
     )

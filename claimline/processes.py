@@ -9,10 +9,22 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from claimline.stack import StackConfig
 
 DEFAULT_PORTS = {"gateway": 8080, "ingest": 8091, "denials": 8092, "auths": 8093, "queues": 8094}
+
+
+def gateway_app() -> Any:
+    """The gateway app of one worker process (`claimline run gateway --workers N` starts N of these)."""
+    from services.queues.gateway.app import create_app
+    from shared.runtime.logging import configure_logging
+    from shared.runtime.settings import get_settings
+
+    settings = get_settings()
+    configure_logging("gateway", settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def _dir() -> Path:

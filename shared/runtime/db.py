@@ -28,21 +28,40 @@ from sqlalchemy import (
     Text,
     Uuid,
     delete,
+    event,
     func,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.schemas.envelope import Envelope
 
 
-def make_engine(url: str, pool_size: int = 5) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 5, *, max_overflow: int = 5, pre_ping: bool = True) -> AsyncEngine:
+    """`pre_ping=False` replaces the round trip on every checkout (`SELECT` before each use) with a local
+    check: a connection the server has closed (restart, terminated backend, idle timeout) is dropped and
+    another taken, without asking the server. Only a connection broken silently on the network is found
+    on its first use instead (that request fails and the pool is refreshed)."""
     from shared.runtime.security import database_connect_args  # TLS from DATABASE_SSLMODE & co.
 
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True, connect_args=database_connect_args()
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=pre_ping,
+        connect_args=database_connect_args(),
     )
+    if not pre_ping:
+        event.listen(engine.sync_engine, "checkout", _drop_if_closed)
+    return engine
+
+
+def _drop_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    driver = getattr(dbapi_connection, "driver_connection", None)  # the asyncpg connection
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this connection")  # the pool retries with a new one
 
 
 def bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table]:

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     health_port: int | None = Field(None, alias="CLAIMLINE_HEALTH_PORT")
     gateway_host: str = Field("127.0.0.1", alias="CLAIMLINE_GATEWAY_HOST")
     gateway_port: int = Field(8080, alias="CLAIMLINE_GATEWAY_PORT")
+    gateway_workers: int = Field(1, ge=1, le=64, alias="CLAIMLINE_GATEWAY_WORKERS")
     outbox_batch: int = Field(500, alias="CLAIMLINE_OUTBOX_BATCH")
     outbox_idle_seconds: float = Field(0.2, alias="CLAIMLINE_OUTBOX_IDLE_SECONDS")
     transient_retry_seconds: float = Field(1.0, alias="CLAIMLINE_TRANSIENT_RETRY_SECONDS")

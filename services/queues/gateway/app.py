@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             if settings.jwt_public_keys
             else None
         )
-        app.state.engine = engine or make_engine(settings.database_url)
+        app.state.engine = engine or make_engine(
+            settings.database_url, pool_size=10, max_overflow=5, pre_ping=False
+        )  # one worker's pool: no round trip before each request, no reconnecting under load
         app.state.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             enable_idempotence=True,

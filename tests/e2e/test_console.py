@@ -391,6 +391,8 @@ def test_a_supervisor_sees_every_practice_works_a_selection_and_reads_the_dashbo
         table = s.page.get_by_role("table", name="Totals by practice").inner_text()
         b_row = next(line for line in table.splitlines() if line.startswith(b.practice_id))
         assert "\t2\t2\t100.0 %\t$330.00" in b_row  # 77003 ($150) and 20552 ($180), both denied
+        rates = s.page.get_by_role("table", name="Denial rate by month and practice").inner_text()
+        assert any(r.startswith(b.practice_id) and "100.0 % of 2" in r for r in rates.splitlines())
         s.shot("07-dashboard")
         assert s.errors == []
         no_patient_data_in(s.urls, console_world)

@@ -413,6 +413,13 @@ async function dashboardPage(params) {
       h("thead", {}, h("tr", {}, h("th", {}, by), h("th", { class: "num" }, "Lines"), h("th", { class: "num" }, "Denied"), h("th", { class: "num" }, "Denial rate"), h("th", { class: "num" }, "Dollars at risk"))),
       h("tbody", {}, ranked.map((t) => h("tr", {}, h("td", {}, label(t.key)), h("td", { class: "num" }, t.lines), h("td", { class: "num" }, t.denied),
         h("td", { class: "num" }, `${t.lines ? ((100 * t.denied) / t.lines).toFixed(1) : "0.0"} %`), h("td", { class: "num" }, money(t.dollars)))))),
+    h("h2", {}, `Denial rate by month and ${by}`),
+    h("table", { "aria-label": `Denial rate by month and ${by}` },
+      h("thead", {}, h("tr", {}, h("th", {}, by), stats.months.map((m) => h("th", { class: "num" }, m)))),
+      h("tbody", {}, ranked.map((t) => h("tr", {}, h("td", {}, label(t.key)), stats.months.map((m) => {
+        const f = stats.series.find((x) => x.key === t.key && x.month === m);
+        return h("td", { class: "num" }, f ? `${(f.denial_rate * 100).toFixed(1)} % of ${f.lines}` : "—");
+      }))))),
     h("h2", {}, "Aging of open items"),
     h("div", { class: "grid" },
       barChart("Open items by days left to the deadline", aging.by_deadline.map((b, i) => ({ label: b.bucket, value: b.items, color: i === 0 ? "#b42318" : COLORS[0] })), (v) => `${v} items`, 420),

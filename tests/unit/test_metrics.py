@@ -242,3 +242,23 @@ async def test_partitions_given_up_in_a_rebalance_leave_the_lag_gauge():
     await refresh_consumer_lag("lag-svc", [subscriber])
     assert REGISTRY.get_sample_value("claimline_consumer_lag", {**labels, "partition": "1"}) is None
     assert CONSUMER_LAG.labels("lag-svc", "claimline.svc.lines", "lag-topic", "0")._value.get() == 0
+
+
+def test_the_gateway_serves_metrics_and_labels_its_routes_by_template():
+    from services.queues.gateway.app import create_app
+
+    app = create_app(Settings())
+    item_id = "3f2c1a7e-0000-4000-8000-00000000abcd"
+
+    async def run() -> tuple[httpx.Response, httpx.Response]:
+        # No lifespan here (no database): the request fails, and is counted under its template all the same.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            await client.get(f"/v1/work-items/{item_id}")
+            return await client.get("/metrics"), await client.get("/openapi.json")
+
+    metrics, openapi = asyncio.run(run())
+    assert metrics.status_code == 200
+    assert 'route="/v1/work-items/{item_id}"' in metrics.text
+    assert item_id not in metrics.text
+    assert "/metrics" not in openapi.json()["paths"]

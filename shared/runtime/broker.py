@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.runtime.db import claim_batch, forget
 from shared.runtime.logging import correlation_fields, get_logger
-from shared.runtime.metrics import Outcome, record_handler
+from shared.runtime.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_FAILURES, Outcome, record_handler
 from shared.runtime.security import kafka_security
 from shared.runtime.settings import Settings
 from shared.schemas.topics import dead_letter
@@ -205,13 +205,16 @@ async def relay_outbox(
     broker: KafkaBroker,
     settings: Settings,
     stop: asyncio.Event,
+    service: str = "unknown",
 ) -> None:
     """Publish outbox rows in id order until `stop` is set. Safe to run in every replica."""
     while not stop.is_set():
         try:
             published = await relay_once(engine, outbox, broker, settings.outbox_batch)
+            OUTBOX_PUBLISHED.labels(service).inc(published)
         except Exception as exc:
             log.warning("outbox relay failed, retrying", error=describe(exc))
+            OUTBOX_RELAY_FAILURES.labels(service).inc()
             published = 0
             await asyncio.sleep(settings.transient_retry_seconds)
         if published == 0:

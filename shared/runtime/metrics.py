@@ -50,6 +50,16 @@ CONSUMER_LAG = Gauge(
     "(end offset minus committed offset), refreshed on every scrape.",
     ("service", "group", "topic", "partition"),
 )
+OUTBOX_PUBLISHED = Counter(
+    "claimline_outbox_published",
+    "Outbox rows the relay published (acknowledged by the broker) and deleted.",
+    ("service",),
+)
+OUTBOX_RELAY_FAILURES = Counter(
+    "claimline_outbox_relay_failures",
+    "Relay batches that failed (database or broker unreachable); the rows stay and are retried.",
+    ("service",),
+)
 HTTP_REQUESTS = Counter(
     "claimline_http_requests",
     "Gateway requests by method, route template and status code.",

@@ -53,7 +53,7 @@ class ServiceRuntime:
         if self.outbox is not None:
             self._tasks.append(
                 asyncio.create_task(
-                    relay_outbox(self.engine, self.outbox, self.broker, self.settings, self._stop)
+                    relay_outbox(self.engine, self.outbox, self.broker, self.settings, self._stop, self.name)
                 )
             )
         for job in self.background:

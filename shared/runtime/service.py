@@ -58,7 +58,12 @@ class ServiceRuntime:
             )
         for job in self.background:
             self._tasks.append(asyncio.create_task(job(self._stop)))
-        log.info("service started", topic_prefix=self.settings.topic_prefix or None)
+        log.info(
+            "service started",
+            topic_prefix=self.settings.topic_prefix or None,
+            kafka_security_protocol=self.settings.kafka_security_protocol,
+            database_sslmode=self.settings.database_sslmode,
+        )
 
     async def shutdown(self) -> None:
         """SIGTERM: stop fetching, let each in-flight message finish and commit (or, past

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,24 +169,42 @@ def route_template(scope: Mapping[str, Any]) -> str:
     return str(template) if template else UNMATCHED_ROUTE
 
 
-def install_http_metrics(app: Any) -> None:
-    """Count and time every request of a FastAPI app by route template, and serve GET /metrics."""
-    from fastapi import Request, Response
+class HttpMetrics:
+    """Plain ASGI middleware (no BaseHTTPMiddleware: streamed answers such as the CSV export pass
+    through untouched): counts and times every HTTP request by the route template it matched."""
 
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
+
+        async def send_and_note(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_and_note)
         finally:
-            method = request.method if request.method in HTTP_METHODS else "OTHER"
-            route = route_template(request.scope)
+            method = scope["method"] if scope["method"] in HTTP_METHODS else "OTHER"
+            route = route_template(scope)  # the router wrote the matched route into this same scope
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
 
-    app.middleware("http")(measure)
+
+def install_http_metrics(app: Any) -> None:
+    """Count and time every request of a FastAPI app by route template, and serve GET /metrics.
+
+    Call it after the app's other middlewares are added: it then wraps them all."""
+    from fastapi import Response
+
+    app.add_middleware(HttpMetrics)
 
     async def metrics() -> Response:
         body, content_type = render()

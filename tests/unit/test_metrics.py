@@ -8,7 +8,7 @@ import asyncio
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 from faststream.kafka import TestKafkaBroker
 from prometheus_client import REGISTRY
 
@@ -165,6 +166,14 @@ def test_gateway_requests_are_counted_by_route_template_never_by_raw_path():
     async def item(item_id: str) -> dict[str, str]:
         return {"id": item_id}
 
+    @app.get("/v1/export/{practice}.csv")
+    async def export(practice: str) -> StreamingResponse:
+        async def rows() -> AsyncIterator[bytes]:
+            for n in range(3):
+                yield f"row {n}\n".encode()
+
+        return StreamingResponse(rows(), media_type="text/csv")
+
     install_http_metrics(app)
 
     async def run() -> httpx.Response:
@@ -172,6 +181,8 @@ def test_gateway_requests_are_counted_by_route_template_never_by_raw_path():
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             await client.get("/v1/items/MEMBER-XJH123456789")
             await client.get("/no/such/path/PATIENT-NAME")
+            streamed = await client.get("/v1/export/desert-spine.csv")
+            assert streamed.text == "row 0\nrow 1\nrow 2\n"  # a streamed answer passes whole
             return await client.get("/metrics")
 
     before = sample(
@@ -189,6 +200,8 @@ def test_gateway_requests_are_counted_by_route_template_never_by_raw_path():
     assert "XJH123456789" not in metrics.text
     assert "PATIENT-NAME" not in metrics.text
     assert 'route="/v1/items/{item_id}"' in metrics.text
+    exported = {"method": "GET", "route": "/v1/export/{practice}.csv", "status": "200"}
+    assert sample("claimline_http_requests_total", exported) >= 1
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,31 @@ def test_the_gateway_scales_on_cpu_and_keeps_one_replica_through_disruptions():
     assert of_kind("PodDisruptionBudget")["gateway"]["spec"]["minAvailable"] >= 1
 
 
+def test_network_policies_let_prometheus_scrape_every_process_and_only_the_gateway_take_requests():
+    policies = of_kind("NetworkPolicy")
+    deny = policies["default-deny-ingress"]["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+    scrape_ports = {
+        p["port"] for rule in policies["prometheus-scrape"]["spec"]["ingress"] for p in rule["ports"]
+    }
+    for service in SERVICES:
+        port = container(service)["ports"][0]["containerPort"]
+        assert port in scrape_ports, service
+    open_to_all = [
+        name
+        for name, policy in policies.items()
+        for rule in policy["spec"].get("ingress", [])
+        if "from" not in rule
+    ]
+    assert open_to_all == ["gateway-http"]
+    assert policies["gateway-http"]["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "gateway"
+    }
+    assert [p["port"] for p in policies["gateway-http"]["spec"]["ingress"][0]["ports"]] == [
+        container("gateway")["ports"][0]["containerPort"]
+    ]
+
+
 def test_every_pod_mounts_the_secrets_and_certificates_the_config_names():
     cfg = config()
     for service in SERVICES:

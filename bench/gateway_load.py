@@ -61,6 +61,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
@@ -626,6 +627,75 @@ class HttpSession:
         return f"{self.user.username}: {op} {json.dumps(args)}"
 
 
+class RawHttpSession(HttpSession):
+    """The same requests over one keep-alive HTTP/1.1 connection written by hand (asyncio streams): what
+    the gateway can do when the load generator costs less CPU than httpx (`--http-client raw`)."""
+
+    def __init__(self, base_url: str, user: BenchUser) -> None:
+        self.user = user
+        self.host, port = base_url.removeprefix("http://").split(":")
+        self.port = int(port)
+        self.auth = f"Authorization: Bearer {user.token}\r\n"
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def aclose(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+    async def _request(self, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
+        head = f"{method} {target} HTTP/1.1\r\nHost: {self.host}\r\n{self.auth}"
+        if method == "POST":
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        for attempt in (1, 2):
+            if self.streams is None:
+                self.streams = await asyncio.open_connection(self.host, self.port)
+            reader, writer = self.streams
+            try:
+                writer.write(head.encode() + b"\r\n" + body)
+                raw = await reader.readuntil(b"\r\n\r\n")
+                status = int(raw[9:12])
+                length = 0
+                for line in raw.split(b"\r\n")[1:]:
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                return status, await reader.readexactly(length)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                await self.aclose()  # the server closed a kept-alive connection: once more on a new one
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _ok(self, status: int, body: bytes, target: str) -> None:
+        if status != 200:
+            raise UnexpectedStatus(f"HTTP {status} {target}: {body[:200]!r}")
+
+    async def list_page(self, params: dict[str, str], cursor: str | None) -> tuple[list[Seen], str | None]:
+        query = {**params, "limit": str(PAGE)}
+        if cursor:
+            query["cursor"] = cursor
+        target = "/v1/work-items?" + urlencode(query)
+        status, raw = await self._request("GET", target)
+        self._ok(status, raw, target)
+        body = json.loads(raw)
+        return [Seen(i["item_id"], i["assignee"]) for i in body["items"]], body["next_cursor"]
+
+    async def get_item(self, item_id: str) -> bool:
+        target = f"/v1/work-items/{item_id}"
+        self._ok(*await self._request("GET", target), target)
+        return True
+
+    async def set_status(self, item_id: str, status: str) -> bool:
+        target = f"/v1/work-items/{item_id}/status"
+        self._ok(*await self._request("POST", target, json.dumps({"status": status}).encode()), target)
+        return True
+
+    async def claim(self, item_id: str) -> bool:
+        target = f"/v1/work-items/{item_id}/claim"
+        self._ok(*await self._request("POST", target), target)
+        return True
+
+
 # ----------------------------------------------------------------------------- the same, straight SQL
 
 # Constant column names, no input: not an injection.
@@ -826,6 +896,15 @@ async def http_sessions(
         )
         holder.append(client)
         yield HttpSession(client, user), user
+
+
+async def raw_http_sessions(
+    base_url: str, users: Sequence[BenchUser], holder: list[RawHttpSession]
+) -> AsyncIterator[tuple[Session, BenchUser]]:
+    for user in users:
+        session = RawHttpSession(base_url, user)
+        holder.append(session)
+        yield session, user
 
 
 async def sql_sessions(
@@ -1154,6 +1233,13 @@ def main() -> int:
         default=None,
         help="gateway processes (`claimline run gateway --workers N`; default: the gateway's own default)",
     )
+    parser.add_argument(
+        "--http-client",
+        choices=("httpx", "raw"),
+        default="httpx",
+        help="the clients' HTTP: httpx.AsyncClient (default) or a hand-written keep-alive HTTP/1.1 client "
+        "that costs the shared cores less CPU; same requests either way",
+    )
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest page queries")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
@@ -1216,11 +1302,16 @@ async def bench(
         await wait_ready(base_url, process, log_path)
         watch = CpuWatch(bench_dsn, database, process.pid)
         holder: list[httpx.AsyncClient] = []
+        raw_holder: list[RawHttpSession] = []
         await watch.start()
         try:
             gateway = await run_phase(
                 "gateway",
-                http_sessions(base_url, clients, holder),
+                (
+                    raw_http_sessions(base_url, clients, raw_holder)
+                    if args.http_client == "raw"
+                    else http_sessions(base_url, clients, holder)
+                ),
                 args.clients,
                 args.warmup,
                 args.seconds,
@@ -1231,6 +1322,8 @@ async def bench(
             gateway_cpu = await watch.stop()
             for client in holder:
                 await client.aclose()
+            for session in raw_holder:
+                await session.aclose()
     finally:
         stop_gateway(process)
         _drop_if_empty(log_path)
@@ -1278,7 +1371,8 @@ async def bench(
         f"{'no think time (closed loop)' if not think else f'mean think time {args.think_ms:.0f} ms'}, "
         f"{args.warmup:.0f} s warm-up + {args.seconds:.0f} s measured per phase; gateway = "
         f"`claimline run gateway{gateway_flags}` subprocess ({gateway_cpu.get('gateway_processes', '?')} "
-        "processes: uvicorn and its workers); direct SQL = 1 asyncpg connection per client"
+        f"processes: uvicorn and its workers), clients on {args.http_client}; direct SQL = 1 asyncpg "
+        "connection per client"
     )
     if missing:
         out.append(f"  WARNING: indexes missing from the migrations: {', '.join(missing)}")

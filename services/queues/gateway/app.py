@@ -27,6 +27,7 @@ from services.queues.gateway.session import router as session_router
 from services.queues.gateway.users import router as users_router
 from services.queues.gateway.views import router as views_router
 from shared.runtime.db import make_engine
+from shared.runtime.security import kafka_security
 from shared.runtime.service import database_ready
 from shared.runtime.settings import Settings, get_settings
 
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             else None
         )
         app.state.engine = engine or make_engine(
-            settings.database_url, pool_size=10, max_overflow=5, pre_ping=False
+            settings.database_url, pool_size=10, max_overflow=0, pre_ping=False
         )  # one worker's pool: no round trip before each request, no reconnecting under load
         app.state.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             client_id="claimline-gateway",
             max_request_size=MAX_UPLOAD_BYTES + 1024 * 1024,
             logger=None,
+            security=kafka_security(settings),
         )
         await app.state.broker.connect()
         try:

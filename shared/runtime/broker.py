@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.runtime.db import claim_batch, forget
 from shared.runtime.logging import correlation_fields, get_logger
 from shared.runtime.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_FAILURES, Outcome, record_handler
+from shared.runtime.producer import needs_new_producer, renew_producer
 from shared.runtime.security import kafka_security
 from shared.runtime.settings import Settings
 from shared.schemas.topics import dead_letter
@@ -48,12 +49,19 @@ class PracticeMismatch(PermanentError):
     """A message names a practice that is not the known owner of the object it refers to."""
 
 
+def server_unavailable(exc: DBAPIError) -> bool:
+    """PostgreSQL said it cannot serve now (restarting, shutting down, out of connections, a connection
+    lost, a serialization conflict): the same message succeeds later, so it is never dead-lettered."""
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    return state[:2] in ("08", "53") or state in ("57P01", "57P02", "57P03", "40001", "40P01")
+
+
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, PermanentError):
         return False
     if isinstance(exc, OperationalError | InterfaceError):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or server_unavailable(exc)):
         return True
     cause = exc.__cause__ or exc.__context__
     if isinstance(exc, TRANSIENT_ERRORS):
@@ -216,6 +224,9 @@ async def relay_outbox(
             log.warning("outbox relay failed, retrying", error=describe(exc))
             OUTBOX_RELAY_FAILURES.labels(service).inc()
             published = 0
+            if needs_new_producer(exc):  # after a broker outage aiokafka's producer never recovers alone
+                with contextlib.suppress(Exception):
+                    await renew_producer(broker)
             await asyncio.sleep(settings.transient_retry_seconds)
         if published == 0:
             with contextlib.suppress(TimeoutError):

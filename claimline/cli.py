@@ -327,6 +327,35 @@ def cmd_auths(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    """`claimline dlq list TOPIC`, `claimline dlq replay TOPIC --at P:OFFSET | --event-id ID`."""
+    from claimline import dlq
+
+    settings = _settings()
+    try:
+        letters = asyncio.run(dlq.read_dead_letters(settings, args.topic))
+        if args.action == "list":
+            for letter in letters:
+                print(letter.summary())
+            print(f"{len(letters)} dead letter(s) on {dlq.dead_letter_topic(settings, args.topic)}")
+            return EXIT_OK
+        if not args.at and not args.event_id:
+            print("claimline dlq replay: give --at PARTITION:OFFSET or --event-id ID", file=sys.stderr)
+            return EXIT_FAILED
+        letter = dlq.find(letters, args.at, args.event_id)
+        payload = dlq.corrected_payload(Path(args.payload)) if args.payload else None
+        origin = asyncio.run(dlq.replay(settings, letter, payload))
+    except (dlq.DeadLetterError, ValueError, OSError) as exc:
+        print(f"claimline dlq {args.action}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    what = "its corrected payload" if payload is not None else "it"
+    print(
+        f"replayed the dead letter at {letter.position} (event {letter.event_id or '-'}): "
+        f"published {what} to {origin}"
+    )
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from claimline.demo import run_demo
 
@@ -413,6 +442,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code", nargs="?", help="the code (or, with import, carc or rarc)")
     p.add_argument("file", nargs="?", help="with import: the official list as CSV")
     p.set_defaults(func=cmd_codes)
+
+    p = sub.add_parser(
+        "dlq",
+        help="list dead letters of a topic, or replay one to the topic it came from",
+        description=(
+            "Dead letters are messages a consumer could never process (not JSON, wrong schema or version, a "
+            "practice that does not own what the message names, a rule that crashed); they wait on "
+            "TOPIC.dlq with the reason. `list` prints one line per dead letter: PARTITION:OFFSET, the "
+            "consumer, the origin topic[partition]@offset, the event id and the reason (payloads are never "
+            "printed). `replay` publishes one dead letter again to its origin topic with its original key, "
+            "once its cause is fixed; with --payload FILE it publishes that corrected JSON instead. "
+            "Consumers skip events they already applied, so replaying twice changes nothing."
+        ),
+        epilog=(
+            "examples: claimline dlq list remit.lines.v1; "
+            "claimline dlq replay remit.lines.v1 --at 3:17; "
+            "claimline dlq replay denials.decisions.v1 --event-id 0b7f…  --payload fixed.json"
+        ),
+    )
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument(
+        "topic", help="the origin topic (e.g. remit.lines.v1) or its .dlq; CLAIMLINE_TOPIC_PREFIX is added"
+    )
+    p.add_argument("--at", metavar="PARTITION:OFFSET", help="replay: the dead letter at this position")
+    p.add_argument("--event-id", help="replay: the (latest) dead letter of this event")
+    p.add_argument("--payload", metavar="FILE", help="replay: publish this corrected JSON instead")
+    p.set_defaults(func=cmd_dlq)
 
     p = sub.add_parser("demo", help="start everything, ingest the sample files and show the queues")
     p.add_argument("--stop-after", action="store_true", help="stop services and stack when done")

@@ -101,7 +101,7 @@ EXPORT_MAX_ROWS = 100_000
 EXPORT_PAGE = 200
 
 
-def item_filters(
+async def item_filters(  # async: FastAPI would run a plain def in a worker thread, per request
     user: User,
     practice_id: str | None = None,
     category: str | None = None,

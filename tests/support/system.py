@@ -47,16 +47,20 @@ class LiveSystem:
             )
         return result
 
-    def start(self, service: str) -> None:
-        port = self.ports.setdefault(service, free_port())
-        log = (self.workdir / f"{service}.log").open("ab")
-        self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", "claimline.cli", "run", service, "--port", str(port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def start(self, service: str, replica: int = 1) -> str:
+        """Start `claimline run SERVICE`. Replica 2, 3 … run beside the first as `SERVICE#2` … (same
+        consumer groups, their own health port and log). Returns the name the process goes by."""
+        name = service if replica == 1 else f"{service}#{replica}"
+        port = self.ports.setdefault(name, free_port())
+        with (self.workdir / f"{name}.log").open("ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "claimline.cli", "run", service, "--port", str(port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return name
 
     def wait_ready(self, service: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -84,6 +88,19 @@ class LiveSystem:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+    def kill(self, service: str) -> None:
+        """SIGKILL, as a crash or an OOM kill would: no shutdown hook, no offset commit, no relay flush."""
+        proc = self.procs.pop(service)
+        assert proc.poll() is None, f"{service} had already exited with {proc.returncode}"
+        proc.kill()
+        proc.wait(timeout=30)
+
+    def restart(self, service: str, timeout: float = 90.0) -> None:
+        """Start a killed (or stopped) process again under the same name and port, and wait for it."""
+        base, _, replica = service.partition("#")
+        self.start(base, int(replica or 1))
+        self.wait_ready(service, timeout)
 
     def log(self, service: str) -> str:
         path = self.workdir / f"{service}.log"

@@ -155,6 +155,9 @@ def write_835(
     claims_per_transaction: int = 2000,
     seed: int = 835,
     terminator: str = "~\n",
+    payee_npi: str = "1245319599",
+    trace_prefix: str = "EFT",
+    interchange_control: int = 835,
 ) -> Stats:
     """Write the file to `path` (through a temporary file renamed at the end) and return its counts."""
     started = time.perf_counter()
@@ -174,7 +177,7 @@ def write_835(
         emit(
             [
                 "ISA*00*          *00*          *ZZ*PAYERSENDER    *ZZ*CLAIMLINE      *261020*1200*^*00501"
-                "*000000835*0*P*:",
+                f"*{interchange_control:09d}*0*P*:",
                 "GS*HP*PAYERSENDER*CLAIMLINE*20261020*1200*835*X*005010X221A1",
             ]
         )
@@ -196,14 +199,14 @@ def write_835(
                 f"ST*835*{control}",  # ST03 is "Not Used" in the X221A1 TR3 (GS08 names the version)
                 f"BPR*I*{money(paid)}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*888888888*DA"
                 "*654321*20261020",
-                f"TRN*1*EFT{stats.transactions:010d}*1512345678",
+                f"TRN*1*{trace_prefix}{stats.transactions:010d}*1512345678",
                 "DTM*405*20261020",
                 "N1*PR*MEDICARE JURISDICTION J",
                 "N3*PO BOX 6781",
                 "N4*INDIANAPOLIS*IN*462066781",
                 "REF*2U*12502",
                 "PER*BL*PROVIDER SERVICES*TE*8005551234",
-                "N1*PE*LAKESIDE PAIN INSTITUTE*XX*1245319599",
+                f"N1*PE*LAKESIDE PAIN INSTITUTE*XX*{payee_npi}",
                 "N3*100 LAKESIDE DR",
                 "N4*MADISON*WI*537031234",
                 "REF*TJ*861234567",
@@ -213,7 +216,7 @@ def write_835(
             segs.append(f"SE*{len(segs) + 1}*{control}")
             emit(segs)
             stats.paid_cents += paid
-        emit([f"GE*{stats.transactions}*835", "IEA*1*000000835"])
+        emit([f"GE*{stats.transactions}*835", f"IEA*1*{interchange_control:09d}"])
     tmp.replace(path)
     stats.seconds = time.perf_counter() - started
     return stats

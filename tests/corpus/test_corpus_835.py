@@ -33,6 +33,7 @@ any line is read (blue_cross_nc_sample.txt has no ISA, 835_DeIdent_02.dat a mask
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import re
 from collections import Counter
@@ -42,7 +43,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
+import services.ingest.domain.remit835 as remit835
 from services.ingest.domain.remit835 import (
     ProviderAdjustment,
     RemitLine,
@@ -847,3 +850,33 @@ def test_a_stray_segment_id_is_reported():
     read = _read(_require("affect-therapeutics__edi-835-parser/sample_835_with_interests.txt"))
 
     assert [p.segment_id for p in read.problems if p.segment_position == 165] == ["resnCode>adjID>5"]
+
+
+# ---------------------------------------------------------------- the compiled fast path
+
+
+def _dump(value: object) -> object:
+    if isinstance(value, BaseModel):
+        nested = {k: _dump(v) for k, v in value.__dict__.items() if isinstance(v, BaseModel | tuple)}
+        return (type(value).__name__, value.model_dump(), sorted(value.model_fields_set), nested)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, [_dump(getattr(value, f.name)) for f in dataclasses.fields(value)])
+    if isinstance(value, tuple):
+        return tuple(_dump(v) for v in value)
+    return value
+
+
+@pytest.mark.parametrize("name", _params())
+def test_835_file_reads_the_same_through_the_compiled_fast_path(name):
+    """claimline_x12 (services/ingest/native/) reads what it is sure about and hands the rest to the
+    Python parser: either way every item equals the Python parser's, problems and positions included."""
+    if name is None:
+        _require_corpus()
+    name = _require(str(name))
+    if remit835.NATIVE is None:
+        unavailable("claimline_x12 is not built: .venv/bin/pip install ./services/ingest/native")
+    reference = [_dump(i) for i in parse_835_file(CORPUS / name, native=False)]
+
+    fast = [_dump(i) for i in parse_835_file(CORPUS / name, native=True)]
+
+    assert fast == reference

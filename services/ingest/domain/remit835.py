@@ -11,22 +11,30 @@ the file, and reading goes on with the next claim.
 
 from __future__ import annotations
 
+import gc
+import importlib
+import itertools
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from services.ingest.domain.x12 import (
+    UTF8_BOM,
     Defect,
     Delimiters,
     Problem,
     Segment,
     SegmentReader,
     X12SyntaxError,
+    _refuse_binary,
     read_delimiters,
     segments,
 )
@@ -39,6 +47,23 @@ from shared.schemas import (
     RemitContext,
     RemitServiceLine,
 )
+
+
+def _import_native() -> ModuleType | None:
+    try:
+        return importlib.import_module("claimline_x12")
+    except ImportError:  # not built: every file is read by the Python parser
+        return None
+
+
+NATIVE = _import_native()
+"""The compiled fast path (services/ingest/native/), or None when it is not installed."""
+
+if TYPE_CHECKING:
+    from claimline_x12 import Scanner as _NativeScanner
+    from pydantic import BaseModel
+
+    _M = TypeVar("_M", bound=BaseModel)
 
 SUPPORTED_835 = ("005010X221A1", "005010X221", "004010X091A1", "004010X091")
 ZERO = Decimal(0)
@@ -852,11 +877,31 @@ def parse_835(text: str) -> Iterator[Item]:
     yield from parse_835_segments(segments(text), delimiters, totals)
 
 
-def parse_835_file(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[Item]:
+def parse_835_file(
+    path: Path, progress: Callable[[int], None] | None = None, *, native: bool | None = None
+) -> Iterator[Item]:
     """Read an 835 file as a stream: memory stays flat however large the file is.
 
     `progress` is called with the number of bytes read so far, once per chunk of the second pass.
+    A file is read by the compiled fast path (`claimline_x12`, services/ingest/native/) when it is
+    installed and the file has nothing the fast path is not sure about; anything else (any problem to
+    report, unusual envelopes, non-ASCII bytes, ...) is read by the Python parser below, which is the
+    reference. Both give the same items. `native=False` forces the Python parser, `native=True`
+    requires the compiled module (ImportError without it); `None` uses it when installed, unless
+    CLAIMLINE_X12_NATIVE=0.
     """
+    if native is None:
+        native = NATIVE is not None and os.environ.get("CLAIMLINE_X12_NATIVE", "1") != "0"
+    if native:
+        if NATIVE is None:
+            raise ImportError("claimline_x12 (services/ingest/native) is not installed")
+        yield from _parse_835_file_native(path, progress)
+    else:
+        yield from _parse_835_file_python(path, progress)
+
+
+def _parse_835_file_python(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[Item]:
+    """The reference: both passes in Python over `Segment`s."""
     try:
         with path.open("rb") as first:
             totals = scan_totals(SegmentReader(first))
@@ -870,3 +915,417 @@ def parse_835_file(path: Path, progress: Callable[[int], None] | None = None) ->
                 yield item
     except X12SyntaxError as exc:
         yield _syntax_problem(exc)
+
+
+# ---------------------------------------------------------------- the compiled fast path
+#
+# claimline_x12.Scanner reads the file twice, like the Python parser. Pass one checks everything the
+# Python parser would check and adds up the balancing totals; it raises `Unsupported` at the first
+# thing it is not sure about, and then the whole file goes to the Python parser. Pass one also hands
+# over each transaction's header segments, from which `_context` (the Python code) builds the
+# remittance context. Pass two hands over claims, PLBs and transaction ends, which become the same
+# items the Python parser yields, built without validating again (every value was checked natively
+# and the contexts are validated models). tests/unit/test_remit835_native.py and
+# tests/corpus/test_corpus_835.py compare the two paths item by item.
+
+
+class _Fallback(Exception):
+    """The fast path cannot vouch for this file."""
+
+
+def _native_delimiters(path: Path) -> tuple[Delimiters, int]:
+    """The delimiters, read from ISA as `SegmentReader` does, and the byte offset where ISA starts."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    bom = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
+    head = head[bom:]
+    if not head.isascii():
+        raise _Fallback
+    try:
+        _refuse_binary(head)
+        delimiters, start = read_delimiters(head.decode("ascii"))
+    except X12SyntaxError:
+        raise _Fallback from None
+    return delimiters, bom + start
+
+
+def _native_scanner(path: Path, delimiters: Delimiters, start: int, emit: bool) -> _NativeScanner:
+    d = delimiters
+    scanner: _NativeScanner = _module().Scanner(str(path), d.element, d.component, d.segment, start, emit)
+    return scanner
+
+
+def _native_contexts(path: Path, delimiters: Delimiters, start: int) -> dict[int, RemitContext]:
+    """Pass one: the context of every transaction set, or `_Fallback`."""
+    contexts: dict[int, RemitContext] = {}
+    for batch in _native_scanner(path, delimiters, start, emit=False):
+        for ordinal, st, isa13, gs06, gs08, header, bpr02, paid, plb, claims, lines in batch:
+            st_segment = Segment(0, st[0], tuple(st[1:]))
+            envelope = _Envelope(interchange_control=isa13, group_control=gs06, version=gs08)
+            totals = TransactionTotals(
+                ordinal,
+                st_segment.get(2),
+                _number(bpr02) if bpr02 is not None else None,
+                Decimal(paid),
+                Decimal(plb),
+                claims,
+                lines,
+            )
+            tx = _Transaction(st=st_segment, envelope=envelope, ordinal=ordinal, totals=totals)
+            tx.header = [Segment(0, seg[0], tuple(seg[1:])) for seg in header]
+            try:
+                context = _context(tx)
+            except (Defect, ValidationError):
+                raise _Fallback from None
+            if tx.warnings:
+                raise _Fallback
+            contexts[ordinal] = context
+    return contexts
+
+
+def _module() -> ModuleType:
+    if NATIVE is None:
+        raise ImportError("claimline_x12 (services/ingest/native) is not installed")
+    return NATIVE
+
+
+def _parse_835_file_native(path: Path, progress: Callable[[int], None] | None) -> Iterator[Item]:
+    native = _module()
+    try:
+        delimiters, start = _native_delimiters(path)
+        contexts = _native_contexts(path, delimiters, start)
+    except (_Fallback, native.Unsupported):
+        yield from _parse_835_file_python(path, progress)
+        return
+    yielded = 0
+    scanner = _native_scanner(path, delimiters, start, emit=True)
+    build = _NativeBuilder(contexts)
+    last_reported = 0
+    try:
+        while True:
+            # Building a batch allocates thousands of small containers that all outlive it, which
+            # only makes the cyclic collector run again and again over them (about 40% of the time);
+            # it is paused while a batch is built, never while the consumer runs.
+            paused = gc.isenabled()
+            gc.disable()
+            try:
+                batch = next(scanner, None)
+                items = build.items(batch) if batch is not None else []
+            finally:
+                if paused:
+                    gc.enable()
+            if batch is None:
+                break
+            if progress is not None and scanner.bytes_read != last_reported:
+                last_reported = scanner.bytes_read
+                progress(last_reported)
+            for item in items:
+                yielded += 1
+                yield item
+    except native.Unsupported:
+        # Pass two disagrees with pass one: the file changed between the passes. Whatever the
+        # Python parser now reads after the items already given is what follows.
+        yield from itertools.islice(_parse_835_file_python(path, progress), yielded, None)
+
+
+def _fast(cls: type[_M], values: dict[str, object], fields_set: set[str]) -> _M:
+    """A model from values already checked (as `model_construct`, without its per-field work)."""
+    model = cls.__new__(cls)
+    _setattr(model, "__dict__", values)
+    _setattr(model, "__pydantic_fields_set__", fields_set)
+    _setattr(model, "__pydantic_extra__", None)
+    _setattr(model, "__pydantic_private__", None)
+    return model
+
+
+_setattr = object.__setattr__
+_LINE_FIELDS = frozenset(RemitServiceLine.model_fields)
+_BRIEF_FIELDS = frozenset(LineBrief.model_fields)
+_ADJUSTMENT_FIELDS = frozenset(Adjustment.model_fields)
+_PERSON_FIELDS = frozenset(PersonRef.model_fields)
+_IMBALANCE_FIELDS = frozenset(Imbalance.model_fields)
+_CLAIM_FIELDS_ALWAYS = frozenset(
+    {
+        "patient_control_number",
+        "status_code",
+        "charge",
+        "paid",
+        "patient_responsibility",
+        "payer_claim_control_number",
+        "filing_indicator",
+        "facility_code",
+        "frequency_code",
+        "patient",
+        "remarks",
+        "amounts",
+        "quantities",
+        "refs",
+        "adjustments",
+        "imbalance",
+        "lines",
+    }
+)
+_CLAIM_DATES = ("statement_from", "statement_to", "received_date")
+_LINE_RULE = "SVC02 - sum of line CAS = SVC03"
+_CLAIM_RULE = "CLP03 - sum of claim and line CAS = CLP04"
+_ONE = Decimal(1)
+
+
+class _NativeBuilder:
+    """Turns the records of pass two into items, exactly as `parse_835_segments` would yield them."""
+
+    def __init__(self, contexts: dict[int, RemitContext]):
+        self.contexts = contexts
+        self.context: RemitContext | None = None
+        self.claims = self.lines = self.plb = 0
+        self.last_reversal: str | None = None
+        self.decimals: dict[str, Decimal] = {}
+        self.dates: dict[str, date | None] = {"": None}
+
+    def _context(self) -> RemitContext:
+        if self.context is None:
+            raise RuntimeError("claimline_x12 gave a record outside a transaction set")
+        return self.context
+
+    def decimal(self, raw: str) -> Decimal:
+        value = self.decimals.get(raw)
+        if value is None:
+            if len(self.decimals) > 100_000:
+                self.decimals.clear()
+            value = self.decimals[raw] = Decimal(raw)
+        return value
+
+    def date(self, raw: str) -> date | None:
+        try:
+            return self.dates[raw]
+        except KeyError:
+            if len(self.dates) > 100_000:
+                self.dates = {"": None}
+            value = self.dates[raw] = date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]))
+            return value
+
+    def items(self, batch: list[tuple[object, ...]]) -> list[Item]:
+        out: list[Item] = []
+        for record in batch:
+            kind = record[0]
+            if kind == 1:
+                self.claim(record[1], out)  # type: ignore[arg-type]
+            elif kind == 0:
+                self.context = self.contexts[record[1]]  # type: ignore[index]
+                self.claims = self.lines = self.plb = 0
+                self.last_reversal = None
+            elif kind == 2:
+                self.provider_adjustments(record[1], out)  # type: ignore[arg-type]
+            else:
+                out.append(RemittanceRead(self._context(), self.claims, self.lines, self.plb))
+        return out
+
+    def adjustments(self, raw: list[tuple[str, str, str, str]]) -> tuple[Adjustment, ...]:
+        dec = self.decimal
+        return tuple(
+            _fast(
+                Adjustment,
+                {"group": g, "reason": r, "amount": dec(a), "quantity": dec(q) if q else None},
+                set(_ADJUSTMENT_FIELDS),
+            )
+            for g, r, a, q in raw
+        )
+
+    def person(self, raw: tuple[str, str, str] | None) -> PersonRef | None:
+        if raw is None:
+            return None
+        last, first, member = raw
+        return _fast(
+            PersonRef,
+            {"last_name": last or None, "first_name": first or None, "member_id": member or None},
+            set(_PERSON_FIELDS),
+        )
+
+    def provider_adjustments(
+        self, record: tuple[str, str, list[tuple[str, str, str]]], out: list[Item]
+    ) -> None:
+        context = self._context()
+        provider, period_raw, pairs = record
+        period = self.date(period_raw)
+        for reason, reference, amount in pairs:
+            self.plb += 1
+            out.append(
+                ProviderAdjustment(
+                    context, provider, period, reason, reference or None, self.decimal(amount), self.plb
+                )
+            )
+
+    def claim(self, record: tuple[Any, ...], out: list[Item]) -> None:
+        (
+            clp,
+            patient_raw,
+            insured_raw,
+            corrected_raw,
+            rendering,
+            rendering_npi,
+            claim_dates,
+            remarks,
+            amounts,
+            quantities,
+            refs,
+            adjustments,
+            found,
+            raw_lines,
+        ) = record
+        context = self._context()
+        dec, day = self.decimal, self.date
+        lines: list[RemitServiceLine] = []
+        briefs: list[LineBrief] = []
+        for number, raw in enumerate(raw_lines, 1):
+            (
+                qualifier,
+                code,
+                modifiers,
+                submitted,
+                svc,
+                service_date,
+                service_date_end,
+                line_control,
+                allowed,
+                line_amounts,
+                line_refs,
+                line_adjustments,
+                line_remarks,
+                line_found,
+            ) = raw
+            n = len(svc)
+            charge, paid = dec(svc[2]), dec(svc[3])
+            units_paid = dec(svc[5]) if n > 5 and svc[5] else None
+            original_units = dec(svc[7]) if n > 7 and svc[7] else None
+            units_billed = original_units if original_units is not None else (units_paid or _ONE)
+            if units_paid is None:
+                units_paid = _ONE
+            served = day(service_date)
+            line = _fast(
+                RemitServiceLine,
+                {
+                    "line_number": number,
+                    "qualifier": qualifier,
+                    "procedure_code": code,
+                    "modifiers": modifiers,
+                    "submitted_procedure_code": submitted[0] if submitted else None,
+                    "submitted_modifiers": submitted[1] if submitted else (),
+                    "charge": charge,
+                    "paid": paid,
+                    "units_billed": units_billed,
+                    "units_paid": units_paid,
+                    "service_date": served,
+                    "service_date_end": day(service_date_end),
+                    "line_control_number": line_control or None,
+                    "allowed": dec(allowed) if allowed else None,
+                    "amounts": {k: dec(v) for k, v in line_amounts},
+                    "refs": dict(line_refs),
+                    "adjustments": self.adjustments(line_adjustments),
+                    "remarks": line_remarks,
+                    "imbalance": None
+                    if line_found is None
+                    else _fast(
+                        Imbalance,
+                        {"level": "line", "rule": _LINE_RULE, "expected": paid, "found": dec(line_found)},
+                        set(_IMBALANCE_FIELDS),
+                    ),
+                },
+                set(_LINE_FIELDS),
+            )
+            lines.append(line)
+            briefs.append(
+                _fast(
+                    LineBrief,
+                    {
+                        "line_number": number,
+                        "procedure_code": code,
+                        "modifiers": modifiers,
+                        "units": units_billed,
+                        "charge": charge,
+                        "paid": paid,
+                        "service_date": served,
+                    },
+                    set(_BRIEF_FIELDS),
+                )
+            )
+        n = len(clp)
+        pcn, status = clp[1], clp[2]
+        paid = dec(clp[4])
+        fields_set = set(_CLAIM_FIELDS_ALWAYS)
+        values: dict[str, object] = {
+            "patient_control_number": pcn,
+            "status_code": status,
+            "charge": dec(clp[3]),
+            "paid": paid,
+            "patient_responsibility": dec(clp[5]) if n > 5 and clp[5] else None,
+            "payer_claim_control_number": (clp[7] if n > 7 else "") or None,
+            "filing_indicator": (clp[6] if n > 6 else "") or None,
+        }
+        patient = self.person(patient_raw) or _fast(PersonRef, dict(_NO_PERSON), set())
+        insured = self.person(insured_raw)
+        if patient.member_id is None and insured is not None:
+            patient = _fast(
+                PersonRef,
+                {
+                    "last_name": patient.last_name,
+                    "first_name": patient.first_name,
+                    "member_id": insured.member_id,
+                },
+                set(_PERSON_FIELDS),
+            )
+        values["patient"] = patient
+        values["insured"] = insured
+        if insured is not None:
+            fields_set.add("insured")
+        corrected = self.person(corrected_raw)
+        values["corrected_patient"] = corrected
+        if corrected is not None:
+            fields_set.add("corrected_patient")
+        values["rendering_npi"] = (rendering_npi or None) if rendering_npi is not None else None
+        if rendering_npi is not None:
+            fields_set.add("rendering_npi")
+        values["rendering_name"] = (
+            " ".join(p for p in rendering if p) or None if rendering is not None else None
+        )
+        if rendering is not None:
+            fields_set.add("rendering_name")
+        values["facility_code"] = (clp[8] if n > 8 else "") or None
+        values["frequency_code"] = (clp[9] if n > 9 else "") or None
+        for key, raw_date in zip(_CLAIM_DATES, claim_dates, strict=True):
+            values[key] = None if raw_date is None else day(raw_date)
+            if raw_date is not None:
+                fields_set.add(key)
+        values["remarks"] = remarks
+        values["amounts"] = {k: dec(v) for k, v in amounts}
+        values["quantities"] = {k: dec(v) for k, v in quantities}
+        values["refs"] = dict(refs)
+        values["adjustments"] = self.adjustments(adjustments)
+        values["imbalance"] = (
+            None
+            if found is None
+            else _fast(
+                Imbalance,
+                {"level": "claim", "rule": _CLAIM_RULE, "expected": paid, "found": dec(found)},
+                set(_IMBALANCE_FIELDS),
+            )
+        )
+        values["lines"] = tuple(briefs)
+        values["follows_reversal"] = False
+        self.claims += 1
+        if status == REVERSAL:
+            self.last_reversal = pcn
+        elif self.last_reversal == pcn:
+            values["follows_reversal"] = True
+            fields_set.add("follows_reversal")
+            self.last_reversal = None
+        claim = _fast(RemitClaim, {k: values[k] for k in _CLAIM_ORDER}, fields_set)
+        ordinal = self.claims
+        hold = context.imbalance is not None or found is not None
+        for line in lines:
+            self.lines += 1
+            posting = "hold" if hold or line.imbalance is not None else "auto"
+            out.append(RemitLine(context, claim, line, ordinal, posting))
+
+
+_NO_PERSON = {"last_name": None, "first_name": None, "member_id": None}
+_CLAIM_ORDER = tuple(RemitClaim.model_fields)

@@ -1,0 +1,944 @@
+//! claimline_x12: the compiled fast path of claimline's 835 reader.
+//!
+//! It reads only what it is sure about. The Python parser in `services/ingest/domain/remit835.py`
+//! is the reference: this module walks the same segment structure and applies the same checks, and
+//! the moment a file holds anything that parser would report as a problem (or anything this module
+//! does not handle: non-ASCII bytes, unusual envelope order, amounts with more than six decimals,
+//! negative zero, ...) it raises `Unsupported` and the caller reads the whole file with the Python
+//! parser instead. So a file read here never has a problem to report, and no position is needed.
+//!
+//! `Scanner(path, element, component, terminator, start, emit)` iterates batches (lists) of records:
+//!
+//! * emit=False (pass one): one record per transaction set at its SE:
+//!   `(ordinal, st_elements, isa13, gs06, gs08, header_segments, bpr02, claims_paid, plb_total,
+//!   claims, lines)` where `header_segments` is every segment before the first CLP/PLB/LX as a list
+//!   of strings (id first) and the sums are decimal strings with the exponent Python's `Decimal` sum
+//!   would have. The Python side builds the remittance context from these with its own code.
+//! * emit=True (pass two): `(0, ordinal)` at ST, `(1, claim)` per CLP loop, `(2, plb)` per PLB and
+//!   `(3,)` at SE; see `claim_record` and `plb_record` for the tuples.
+//!
+//! Amounts are handed over as the exact strings of the file (Python makes the `Decimal`); imbalances
+//! are computed here on scaled integers (exact) and handed over as decimal strings.
+
+#![allow(unexpected_cfgs)] // pyo3 0.22 `create_exception!` names a cfg newer rustc does not know
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString, PyTuple};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+create_exception!(claimline_x12, Unsupported, PyValueError);
+
+type R<T> = Result<T, String>;
+
+const CHUNK: usize = 1 << 20;
+const SCALE: u32 = 6;
+const MONEY_LIMIT: i128 = 1_000_000_000_000 * 1_000_000; // 10**12 at scale 6
+const SUPPORTED_835: [&[u8]; 4] = [b"005010X221A1", b"005010X221", b"004010X091A1", b"004010X091"];
+const BATCH: usize = 512;
+
+fn no<T>(why: &str) -> R<T> {
+    Err(why.to_string())
+}
+
+// ------------------------------------------------------------------------------------ values
+
+/// An amount as a scaled integer (6 decimals) plus the number of decimals it was written with,
+/// which is what Python's `Decimal` keeps as the exponent.
+#[derive(Clone, Copy, Default)]
+struct Dec {
+    v: i128,
+    frac: u32,
+}
+
+impl Dec {
+    fn add(self, o: Dec) -> Dec {
+        Dec { v: self.v + o.v, frac: self.frac.max(o.frac) }
+    }
+    fn sub(self, o: Dec) -> Dec {
+        Dec { v: self.v - o.v, frac: self.frac.max(o.frac) }
+    }
+    fn render(&self) -> String {
+        let a = self.v.unsigned_abs() / 10u128.pow(SCALE - self.frac);
+        let p = 10u128.pow(self.frac);
+        let mut s = String::new();
+        if self.v < 0 {
+            s.push('-');
+        }
+        s.push_str(&(a / p).to_string());
+        if self.frac > 0 {
+            s.push('.');
+            s.push_str(&format!("{:0w$}", a % p, w = self.frac as usize));
+        }
+        s
+    }
+}
+
+fn all_digits(s: &[u8]) -> bool {
+    s.iter().all(|c| c.is_ascii_digit())
+}
+
+/// An X12 R amount as `remit835._number` reads it (optional minus, at most 15 digits, optional
+/// point, 18 characters at most), within what `Money` accepts (below 10**12), and within what this
+/// module handles exactly (at most 6 decimals, no negative zero). Anything else: not sure.
+fn amount(s: &[u8]) -> R<Dec> {
+    if s.is_empty() || s.len() > 18 {
+        return no("amount empty or too long");
+    }
+    let (neg, body) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    let (ip, fp) = match body.iter().position(|&c| c == b'.') {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (body, &body[body.len()..]),
+    };
+    let has_point = ip.len() != body.len();
+    if !all_digits(ip) || !all_digits(fp) {
+        return no("amount is not a number");
+    }
+    if ip.is_empty() {
+        if !has_point || fp.is_empty() || fp.len() > 15 {
+            return no("amount is not a number");
+        }
+    } else if ip.len() > 15 {
+        return no("amount has too many digits");
+    }
+    if fp.len() > SCALE as usize {
+        return no("amount has more decimals than the fast path handles");
+    }
+    let sig = ip.iter().skip_while(|&&c| c == b'0').count();
+    if sig > 12 {
+        return no("amount beyond the money limit");
+    }
+    let mut v: i128 = 0;
+    for &c in ip {
+        v = v * 10 + (c - b'0') as i128;
+    }
+    for i in 0..SCALE as usize {
+        v = v * 10 + if i < fp.len() { (fp[i] - b'0') as i128 } else { 0 };
+    }
+    if neg && v == 0 {
+        return no("negative zero");
+    }
+    Ok(Dec { v: if neg { -v } else { v }, frac: fp.len() as u32 })
+}
+
+fn optional_amount(s: &[u8]) -> R<()> {
+    if !s.is_empty() {
+        amount(s)?;
+    }
+    Ok(())
+}
+
+/// CCYYMMDD that Python's `date` accepts; empty is allowed (no date).
+fn date(s: &[u8]) -> R<()> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    if s.len() != 8 || !all_digits(s) {
+        return no("not a date");
+    }
+    let n = |a: usize, b: usize| s[a..b].iter().fold(0u32, |acc, c| acc * 10 + (c - b'0') as u32);
+    let (y, m, d) = (n(0, 4), n(4, 6), n(6, 8));
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return no("not a date"),
+    };
+    if y < 1 || d < 1 || d > days {
+        return no("not a date");
+    }
+    Ok(())
+}
+
+fn alnum(s: &[u8], min: usize, max: usize) -> bool {
+    s.len() >= min && s.len() <= max && s.iter().all(|c| c.is_ascii_alphanumeric())
+}
+
+fn upper_digits(s: &[u8], min: usize, max: usize) -> bool {
+    s.len() >= min && s.len() <= max && s.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// RARC: ^[A-Z]{1,2}[0-9]{1,5}$
+fn remark(s: &[u8]) -> R<()> {
+    let letters = s.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    let digits = s.len() - letters;
+    if (1..=2).contains(&letters) && (1..=5).contains(&digits) && all_digits(&s[letters..]) {
+        Ok(())
+    } else {
+        no("not a remark code")
+    }
+}
+
+/// Segment id: ^[A-Z][A-Z0-9]{1,2}$
+fn segment_id_ok(s: &[u8]) -> bool {
+    (2..=3).contains(&s.len()) && s[0].is_ascii_uppercase() && upper_digits(&s[1..], 1, 2)
+}
+
+fn get<'a>(els: &[&'a [u8]], i: usize) -> &'a [u8] {
+    if i < els.len() {
+        els[i]
+    } else {
+        b""
+    }
+}
+
+fn strip(s: &[u8]) -> &[u8] {
+    let ws = |c: &u8| matches!(c, b'\r' | b'\n' | b'\t' | b' ');
+    let a = s.iter().position(|c| !ws(c)).unwrap_or(s.len());
+    let b = s.iter().rposition(|c| !ws(c)).map_or(a, |i| i + 1);
+    &s[a..b]
+}
+
+fn split<'a>(seg: &'a [u8], sep: u8, out: &mut Vec<&'a [u8]>) {
+    out.extend(seg.split(move |&c| c == sep));
+}
+
+// ------------------------------------------------------------------------------------ claims
+
+struct Adj<'a> {
+    group: &'a [u8],
+    reason: &'a [u8],
+    amount: &'a [u8],
+    quantity: &'a [u8],
+}
+
+/// CAS, as `remit835._adjustments` reads it. Returns the sum of its amounts.
+fn adjustments<'a>(els: &[&'a [u8]], out: &mut Vec<Adj<'a>>) -> R<Dec> {
+    let group = get(els, 1);
+    if !matches!(group, b"CO" | b"PR" | b"OA" | b"PI" | b"CR") {
+        return no("CAS01 group");
+    }
+    let mut sum = Dec::default();
+    for first in (2..20).step_by(3) {
+        let reason = get(els, first);
+        if reason.is_empty() {
+            continue;
+        }
+        let a = amount(get(els, first + 1))?;
+        optional_amount(get(els, first + 2))?;
+        if !upper_digits(reason, 1, 5) {
+            return no("CARC");
+        }
+        sum = sum.add(a);
+        out.push(Adj { group, reason, amount: get(els, first + 1), quantity: get(els, first + 2) });
+    }
+    Ok(sum)
+}
+
+struct Procedure<'a> {
+    qualifier: &'a [u8],
+    code: &'a [u8],
+    modifiers: Vec<&'a [u8]>,
+}
+
+/// SVC01/SVC06 composite, as `remit835._procedure` reads it (including the fallback for senders
+/// that use another component separator than ISA16 says).
+fn procedure(value: &[u8], component: u8) -> R<Procedure<'_>> {
+    let mut sep = component;
+    if !value.contains(&component)
+        && value.len() >= 4
+        && upper_digits(&value[..2], 2, 2)
+        && matches!(value[2], b'>' | b':' | b'^' | b'|')
+        && !matches!(value[3], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0x1c..=0x1f | 0x85)
+    {
+        sep = value[2];
+    }
+    let parts: Vec<&[u8]> = value.split(|&c| c == sep).collect();
+    if parts.len() < 2 || parts[1].is_empty() {
+        return no("not a procedure composite");
+    }
+    if !alnum(parts[1], 1, 48) {
+        return no("procedure code");
+    }
+    let modifiers: Vec<&[u8]> = parts[2..parts.len().min(6)].iter().copied().filter(|m| !m.is_empty()).collect();
+    if !modifiers.iter().all(|m| alnum(m, 2, 2)) {
+        return no("modifier");
+    }
+    Ok(Procedure { qualifier: parts[0], code: parts[1], modifiers })
+}
+
+struct Line<'a> {
+    svc: Procedure<'a>,
+    submitted: Option<Procedure<'a>>,
+    els: &'a [&'a [u8]],
+    service_date: &'a [u8],
+    service_date_end: &'a [u8],
+    line_control: &'a [u8],
+    allowed: &'a [u8],
+    amounts: Vec<(&'a [u8], &'a [u8])>,
+    refs: Vec<(&'a [u8], &'a [u8])>,
+    adjustments: Vec<Adj<'a>>,
+    remarks: Vec<&'a [u8]>,
+    adjusted: Dec,
+    found: Option<Dec>,
+}
+
+#[derive(Default)]
+struct Claim<'a> {
+    clp: &'a [&'a [u8]],
+    people: [Option<&'a [&'a [u8]]>; 3], // QC, IL, 74
+    rendering: Option<&'a [&'a [u8]]>,
+    rendering_npi: Option<&'a [u8]>,
+    dates: [Option<&'a [u8]>; 3], // 232, 233, 050
+    remarks: Vec<&'a [u8]>,
+    amounts: Vec<(&'a [u8], &'a [u8])>,
+    quantities: Vec<(&'a [u8], &'a [u8])>,
+    refs: Vec<(&'a [u8], &'a [u8])>,
+    adjustments: Vec<Adj<'a>>,
+    lines: Vec<Line<'a>>,
+    paid: Dec,
+    found: Option<Dec>,
+}
+
+fn imbalance(found: Dec, expected: Dec) -> R<Option<Dec>> {
+    if found.v == expected.v {
+        return Ok(None);
+    }
+    if found.v.abs() >= MONEY_LIMIT {
+        return no("imbalance beyond the money limit");
+    }
+    Ok(Some(found))
+}
+
+/// One CLP loop, as `remit835.read_claim` reads it; `segs` are the element lists of its segments.
+fn read_claim<'a>(segs: &'a [Vec<&'a [u8]>], component: u8) -> R<Claim<'a>> {
+    let clp = &segs[0][..];
+    if get(clp, 1).is_empty() || get(clp, 2).is_empty() {
+        return no("CLP01/CLP02 required");
+    }
+    let charge = amount(get(clp, 3))?;
+    let paid = amount(get(clp, 4))?;
+    optional_amount(get(clp, 5))?;
+    let mut c = Claim { clp, paid, ..Default::default() };
+    let mut claim_adjusted = Dec::default();
+    for seg in &segs[1..] {
+        let els = &seg[..];
+        let id = els[0];
+        if id == b"SVC" {
+            let svc = procedure(get(els, 1), component)?;
+            let submitted =
+                if get(els, 6).is_empty() { None } else { Some(procedure(get(els, 6), component)?) };
+            amount(get(els, 2))?;
+            amount(get(els, 3))?;
+            optional_amount(get(els, 5))?;
+            optional_amount(get(els, 7))?;
+            c.lines.push(Line {
+                svc,
+                submitted,
+                els,
+                service_date: b"",
+                service_date_end: b"",
+                line_control: b"",
+                allowed: b"",
+                amounts: Vec::new(),
+                refs: Vec::new(),
+                adjustments: Vec::new(),
+                remarks: Vec::new(),
+                adjusted: Dec::default(),
+                found: None,
+            });
+        } else if let Some(line) = c.lines.last_mut() {
+            match id {
+                b"CAS" => {
+                    let s = adjustments(els, &mut line.adjustments)?;
+                    line.adjusted = line.adjusted.add(s);
+                }
+                b"DTM" => match get(els, 1) {
+                    b"472" | b"150" => {
+                        date(get(els, 2))?;
+                        line.service_date = get(els, 2);
+                    }
+                    b"151" => {
+                        date(get(els, 2))?;
+                        line.service_date_end = get(els, 2);
+                    }
+                    _ => {}
+                },
+                b"REF" => {
+                    if get(els, 1) == b"6R" {
+                        line.line_control = get(els, 2);
+                    } else if !get(els, 1).is_empty() {
+                        line.refs.push((get(els, 1), get(els, 2)));
+                    }
+                }
+                b"AMT" => {
+                    amount(get(els, 2))?;
+                    line.amounts.push((get(els, 1), get(els, 2)));
+                    if get(els, 1) == b"B6" {
+                        line.allowed = get(els, 2);
+                    }
+                }
+                b"LQ" if get(els, 1) == b"HE" => {
+                    remark(get(els, 2))?;
+                    line.remarks.push(get(els, 2));
+                }
+                _ => {}
+            }
+        } else {
+            match id {
+                b"CAS" => {
+                    let s = adjustments(els, &mut c.adjustments)?;
+                    claim_adjusted = claim_adjusted.add(s);
+                }
+                b"NM1" => match get(els, 1) {
+                    b"QC" => c.people[0] = Some(els),
+                    b"IL" => c.people[1] = Some(els),
+                    b"74" => c.people[2] = Some(els),
+                    b"82" => {
+                        c.rendering = Some(els);
+                        if get(els, 8) == b"XX" {
+                            c.rendering_npi = Some(get(els, 9));
+                        }
+                    }
+                    _ => {}
+                },
+                b"MOA" | b"MIA" => {
+                    let at: &[usize] = if id == b"MOA" { &[3, 4, 5, 6, 7] } else { &[5, 20, 21, 22, 23] };
+                    for &i in at {
+                        if !get(els, i).is_empty() {
+                            remark(get(els, i))?;
+                            c.remarks.push(get(els, i));
+                        }
+                    }
+                }
+                b"DTM" => {
+                    let slot = match get(els, 1) {
+                        b"232" => Some(0),
+                        b"233" => Some(1),
+                        b"050" => Some(2),
+                        _ => None,
+                    };
+                    if let Some(k) = slot {
+                        date(get(els, 2))?;
+                        c.dates[k] = Some(get(els, 2));
+                    }
+                }
+                b"AMT" => {
+                    amount(get(els, 2))?;
+                    c.amounts.push((get(els, 1), get(els, 2)));
+                }
+                b"QTY" => {
+                    amount(get(els, 2))?;
+                    c.quantities.push((get(els, 1), get(els, 2)));
+                }
+                b"REF" if !get(els, 1).is_empty() => c.refs.push((get(els, 1), get(els, 2))),
+                _ => {}
+            }
+        }
+    }
+    if c.lines.is_empty() {
+        return no("claim without service lines");
+    }
+    let mut found = charge.sub(claim_adjusted);
+    for line in c.lines.iter_mut() {
+        let line_charge = amount(get(line.els, 2))?;
+        let line_paid = amount(get(line.els, 3))?;
+        line.found = imbalance(line_charge.sub(line.adjusted), line_paid)?;
+        found = found.sub(line.adjusted);
+    }
+    c.found = imbalance(found, paid)?;
+    Ok(c)
+}
+
+// ------------------------------------------------------------------------------------ to Python
+
+fn s<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
+    // Every byte was checked to be ASCII when it was read.
+    PyString::new_bound(py, unsafe { std::str::from_utf8_unchecked(b) })
+}
+
+fn opt<'py>(py: Python<'py>, b: Option<&[u8]>) -> PyObject {
+    match b {
+        Some(v) => s(py, v).into_any().unbind(),
+        None => py.None(),
+    }
+}
+
+fn strs(py: Python<'_>, v: &[&[u8]]) -> PyObject {
+    PyTuple::new_bound(py, v.iter().map(|b| s(py, b))).into_any().unbind()
+}
+
+fn pairs(py: Python<'_>, v: &[(&[u8], &[u8])]) -> PyObject {
+    PyList::new_bound(py, v.iter().map(|(k, x)| (s(py, k), s(py, x)))).into_any().unbind()
+}
+
+fn adjs(py: Python<'_>, v: &[Adj]) -> PyObject {
+    PyList::new_bound(
+        py,
+        v.iter().map(|a| (s(py, a.group), s(py, a.reason), s(py, a.amount), s(py, a.quantity))),
+    )
+    .into_any()
+    .unbind()
+}
+
+fn found(py: Python<'_>, f: Option<Dec>) -> PyObject {
+    match f {
+        Some(d) => d.render().into_py(py),
+        None => py.None(),
+    }
+}
+
+fn person(py: Python<'_>, els: Option<&[&[u8]]>) -> PyObject {
+    match els {
+        Some(e) => (s(py, get(e, 3)), s(py, get(e, 4)), s(py, get(e, 9))).into_py(py),
+        None => py.None(),
+    }
+}
+
+/// `(clp_elements, patient, insured, corrected_patient, rendering (NM1*82 04, 03) or None,
+///   rendering_npi or None, (statement_from, statement_to, received_date) each None when absent,
+///   remarks, amounts, quantities, refs, adjustments, found or None, lines)`
+/// with each line `(qualifier, code, modifiers, submitted (code, modifiers) or None, svc_elements,
+///   service_date, service_date_end, line_control, allowed, amounts, refs, adjustments, remarks,
+///   found or None)`.
+fn claim_record(py: Python<'_>, c: &Claim) -> PyObject {
+    let lines: Vec<PyObject> = c
+        .lines
+        .iter()
+        .map(|l| {
+            let sub = match &l.submitted {
+                Some(p) => (s(py, p.code), strs(py, &p.modifiers)).into_py(py),
+                None => py.None(),
+            };
+            let items: [PyObject; 14] = [
+                s(py, l.svc.qualifier).into_any().unbind(),
+                s(py, l.svc.code).into_any().unbind(),
+                strs(py, &l.svc.modifiers),
+                sub,
+                strs(py, &l.els[..l.els.len().min(8)]),
+                s(py, l.service_date).into_any().unbind(),
+                s(py, l.service_date_end).into_any().unbind(),
+                s(py, l.line_control).into_any().unbind(),
+                s(py, l.allowed).into_any().unbind(),
+                pairs(py, &l.amounts),
+                pairs(py, &l.refs),
+                adjs(py, &l.adjustments),
+                strs(py, &l.remarks),
+                found(py, l.found),
+            ];
+            PyTuple::new_bound(py, items).into_any().unbind()
+        })
+        .collect();
+    let rendering = match c.rendering {
+        Some(e) => (s(py, get(e, 4)), s(py, get(e, 3))).into_py(py),
+        None => py.None(),
+    };
+    let items: [PyObject; 14] = [
+        strs(py, &c.clp[..c.clp.len().min(10)]),
+        person(py, c.people[0]),
+        person(py, c.people[1]),
+        person(py, c.people[2]),
+        rendering,
+        opt(py, c.rendering_npi),
+        (opt(py, c.dates[0]), opt(py, c.dates[1]), opt(py, c.dates[2])).into_py(py),
+        strs(py, &c.remarks),
+        pairs(py, &c.amounts),
+        pairs(py, &c.quantities),
+        pairs(py, &c.refs),
+        adjs(py, &c.adjustments),
+        found(py, c.found),
+        PyList::new_bound(py, lines).into_any().unbind(),
+    ];
+    PyTuple::new_bound(py, items).into_any().unbind()
+}
+
+/// A PLB, as `remit835._provider_adjustments` reads it: `(provider_id, period, [(reason, reference,
+/// amount), ...])`. Also adds PLB04..PLB14 to `total` the way `scan_totals` does.
+fn read_plb<'a>(els: &[&'a [u8]], component: u8, total: &mut Dec) -> R<Vec<(&'a [u8], &'a [u8], &'a [u8])>> {
+    date(get(els, 2))?;
+    let mut out = Vec::new();
+    for first in (3..15).step_by(2) {
+        let raw = get(els, first);
+        if raw.is_empty() {
+            continue;
+        }
+        let (reason, reference) = match raw.iter().position(|&c| c == component) {
+            Some(i) => (&raw[..i], &raw[i + 1..]),
+            None => (raw, &raw[raw.len()..]),
+        };
+        if !upper_digits(reason, 2, 2) {
+            return no("PLB reason");
+        }
+        amount(get(els, first + 1))?;
+        out.push((reason, reference, get(els, first + 1)));
+    }
+    for position in (4..15).step_by(2) {
+        let raw = get(els, position);
+        if !raw.is_empty() {
+            let a = amount(raw)?;
+            if a.v != 0 {
+                *total = total.add(a);
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------------------ reading
+
+struct Reader {
+    file: File,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    bytes_read: u64,
+    terminator: u8,
+}
+
+impl Reader {
+    /// The next raw segment (between terminators) as a range of `buf`.
+    fn next(&mut self) -> R<Option<(usize, usize)>> {
+        loop {
+            if let Some(i) = memchr::memchr(self.terminator, &self.buf[self.pos..]) {
+                let start = self.pos;
+                self.pos += i + 1;
+                return Ok(Some((start, start + i)));
+            }
+            if self.eof {
+                if self.pos < self.buf.len() {
+                    let start = self.pos;
+                    self.pos = self.buf.len();
+                    return Ok(Some((start, self.buf.len())));
+                }
+                return Ok(None);
+            }
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+            let old = self.buf.len();
+            self.buf.resize(old + CHUNK, 0);
+            let n = self.file.read(&mut self.buf[old..]).map_err(|e| format!("read: {e}"))?;
+            self.buf.truncate(old + n);
+            if n == 0 {
+                self.eof = true;
+            } else {
+                self.bytes_read += n as u64;
+                if !self.buf[old..].is_ascii() {
+                    return no("non-ASCII bytes");
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tx {
+    ordinal: u64,
+    st: Vec<Vec<u8>>,
+    count: u64,
+    context_open: bool,
+    header: Vec<Vec<Vec<u8>>>,
+    payment: Option<Vec<u8>>,
+    claims_paid: Dec,
+    plb_total: Dec,
+    claims: u64,
+    lines: u64,
+}
+
+#[pyclass(module = "claimline_x12")]
+struct Scanner {
+    reader: Reader,
+    element: u8,
+    component: u8,
+    emit: bool,
+    // envelope
+    isa13: Option<Vec<u8>>,
+    gs: Option<(Vec<u8>, Vec<u8>)>, // GS06, GS08
+    groups: u64,
+    transactions: u64,
+    ordinal: u64,
+    tx: Option<Tx>,
+    // the current claim: its raw segments, copied
+    claim_buf: Vec<u8>,
+    claim_segs: Vec<(usize, usize)>,
+    out: Vec<PyObject>,
+    done: bool,
+    failed: Option<String>,
+}
+
+fn owned(els: &[&[u8]]) -> Vec<Vec<u8>> {
+    els.iter().map(|e| e.to_vec()).collect()
+}
+
+impl Scanner {
+    fn close_claim(&mut self, py: Python<'_>) -> R<()> {
+        if self.claim_segs.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.claim_buf);
+        let ranges = std::mem::take(&mut self.claim_segs);
+        let segs: Vec<Vec<&[u8]>> =
+            ranges.iter().map(|&(a, b)| buf[a..b].split(|&c| c == self.element).collect()).collect();
+        let claim = read_claim(&segs, self.component)?;
+        let tx = self.tx.as_mut().expect("claim inside a transaction");
+        tx.claims += 1;
+        tx.lines += claim.lines.len() as u64;
+        if claim.paid.v != 0 {
+            tx.claims_paid = tx.claims_paid.add(claim.paid);
+        }
+        if self.emit {
+            self.out.push((1, claim_record(py, &claim)).into_py(py));
+        }
+        drop(claim);
+        drop(segs);
+        let mut buf = buf;
+        buf.clear();
+        self.claim_buf = buf;
+        let mut ranges = ranges;
+        ranges.clear();
+        self.claim_segs = ranges;
+        Ok(())
+    }
+
+    fn segment(&mut self, py: Python<'_>, raw: &[u8]) -> R<()> {
+        let id_end = raw.iter().position(|&c| c == self.element).unwrap_or(raw.len());
+        let id = &raw[..id_end];
+        if raw.contains(&b'\n') || raw.contains(&b'\r') {
+            return no("line break inside a segment");
+        }
+        let envelope = matches!(id, b"SE" | b"ST" | b"GE" | b"IEA" | b"ISA" | b"GS");
+        if self.tx.is_some() && !envelope {
+            let tx = self.tx.as_mut().unwrap();
+            tx.count += 1;
+            if !segment_id_ok(id) {
+                return no("segment id");
+            }
+            match id {
+                b"CLP" | b"PLB" | b"LX" => {
+                    tx.context_open = true;
+                    self.close_claim(py)?;
+                    if id == b"CLP" {
+                        self.claim_segs.push((0, raw.len()));
+                        self.claim_buf.extend_from_slice(raw);
+                    } else if id == b"PLB" {
+                        let mut els = Vec::new();
+                        split(raw, self.element, &mut els);
+                        let tx = self.tx.as_mut().unwrap();
+                        let pairs_read = read_plb(&els, self.component, &mut tx.plb_total)?;
+                        if self.emit {
+                            let triples: Vec<PyObject> = pairs_read
+                                .iter()
+                                .map(|(r, f, a)| (s(py, r), s(py, f), s(py, a)).into_py(py))
+                                .collect();
+                            let rec = (s(py, get(&els, 1)), s(py, get(&els, 2)), triples);
+                            self.out.push((2, rec).into_py(py));
+                        }
+                    }
+                }
+                _ if !self.claim_segs.is_empty() => {
+                    let start = self.claim_buf.len();
+                    self.claim_buf.extend_from_slice(raw);
+                    self.claim_segs.push((start, self.claim_buf.len()));
+                }
+                _ => {
+                    if id == b"BPR" && tx.payment.is_none() {
+                        let mut els = Vec::new();
+                        split(raw, self.element, &mut els);
+                        amount(get(&els, 2))?;
+                        tx.payment = Some(get(&els, 2).to_vec());
+                    }
+                    if !tx.context_open && !self.emit {
+                        let mut els = Vec::new();
+                        split(raw, self.element, &mut els);
+                        tx.header.push(owned(&els));
+                    }
+                }
+            }
+            return Ok(());
+        }
+        if self.tx.is_some() && id != b"SE" {
+            return no("envelope segment inside a transaction set");
+        }
+        let mut els = Vec::new();
+        split(raw, self.element, &mut els);
+        match id {
+            b"ISA" => {
+                if self.isa13.is_some() || self.tx.is_some() {
+                    return no("ISA inside an interchange");
+                }
+                self.isa13 = Some(get(&els, 13).to_vec());
+                self.groups = 0;
+            }
+            b"GS" => {
+                if self.isa13.is_none() || self.gs.is_some() {
+                    return no("GS out of place");
+                }
+                self.gs = Some((get(&els, 6).to_vec(), get(&els, 8).to_vec()));
+                self.groups += 1;
+                self.transactions = 0;
+            }
+            b"ST" => {
+                let Some((_, gs08)) = &self.gs else { return no("ST outside a group") };
+                if self.tx.is_some() {
+                    return no("ST before SE");
+                }
+                if get(&els, 1) != b"835" {
+                    return no("not an 835");
+                }
+                let version = if get(&els, 3).is_empty() { &gs08[..] } else { get(&els, 3) };
+                if !SUPPORTED_835.contains(&version) {
+                    return no("unsupported version");
+                }
+                self.ordinal += 1;
+                self.transactions += 1;
+                self.tx = Some(Tx { ordinal: self.ordinal, st: owned(&els), count: 1, ..Default::default() });
+                if self.emit {
+                    self.out.push((0, self.ordinal).into_py(py));
+                }
+            }
+            b"SE" => {
+                if self.tx.is_none() {
+                    return no("SE outside a transaction");
+                }
+                self.tx.as_mut().unwrap().count += 1;
+                self.tx.as_mut().unwrap().context_open = true;
+                self.close_claim(py)?;
+                let tx = self.tx.take().unwrap();
+                if get(&els, 2) != get_owned(&tx.st, 2) || get(&els, 1) != tx.count.to_string().as_bytes() {
+                    return no("SE01/SE02");
+                }
+                if self.emit {
+                    self.out.push((3,).into_py(py));
+                } else {
+                    let (gs06, gs08) = self.gs.as_ref().unwrap();
+                    let header: Vec<PyObject> = tx
+                        .header
+                        .iter()
+                        .map(|seg| PyList::new_bound(py, seg.iter().map(|e| s(py, e))).into_any().unbind())
+                        .collect();
+                    let st: Vec<&[u8]> = tx.st.iter().map(|e| &e[..]).collect();
+                    let rec = (
+                        tx.ordinal,
+                        PyList::new_bound(py, st.iter().map(|e| s(py, e))),
+                        s(py, self.isa13.as_deref().unwrap_or(&b""[..])),
+                        s(py, gs06),
+                        s(py, gs08),
+                        header,
+                        opt(py, tx.payment.as_deref()),
+                        tx.claims_paid.render(),
+                        tx.plb_total.render(),
+                        tx.claims,
+                        tx.lines,
+                    );
+                    self.out.push(rec.into_py(py));
+                }
+            }
+            b"GE" => {
+                let Some((gs06, _)) = &self.gs else { return no("GE outside a group") };
+                if get(&els, 2) != &gs06[..] || get(&els, 1) != self.transactions.to_string().as_bytes() {
+                    return no("GE01/GE02");
+                }
+                self.gs = None;
+            }
+            b"IEA" => {
+                let Some(isa13) = &self.isa13 else { return no("IEA outside an interchange") };
+                if self.gs.is_some()
+                    || get(&els, 2) != &isa13[..]
+                    || get(&els, 1) != self.groups.to_string().as_bytes()
+                {
+                    return no("IEA01/IEA02");
+                }
+                self.isa13 = None;
+            }
+            _ => return no("segment outside a transaction set"),
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, py: Python<'_>) -> R<()> {
+        while self.out.len() < BATCH {
+            let Some((a, b)) = self.reader.next()? else {
+                if self.tx.is_some() || self.gs.is_some() || self.isa13.is_some() {
+                    return no("file ends inside an envelope");
+                }
+                self.done = true;
+                return Ok(());
+            };
+            let buf = std::mem::take(&mut self.reader.buf);
+            let raw = strip(&buf[a..b]);
+            let result = if raw.is_empty() { Ok(()) } else { self.segment(py, raw) };
+            self.reader.buf = buf;
+            result?;
+        }
+        Ok(())
+    }
+}
+
+fn get_owned(els: &[Vec<u8>], i: usize) -> &[u8] {
+    if i < els.len() {
+        &els[i]
+    } else {
+        b""
+    }
+}
+
+#[pymethods]
+impl Scanner {
+    #[new]
+    fn new(path: std::path::PathBuf, element: &str, component: &str, terminator: &str, start: u64, emit: bool) -> PyResult<Self> {
+        let one = |d: &str| -> PyResult<u8> {
+            match d.as_bytes() {
+                [c] if c.is_ascii() => Ok(*c),
+                _ => Err(Unsupported::new_err("delimiter is not one ASCII character")),
+            }
+        };
+        let mut file = File::open(&path).map_err(|e| PyOSError::new_err(e.to_string()))?;
+        file.seek(SeekFrom::Start(start)).map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(Scanner {
+            reader: Reader { file, buf: Vec::with_capacity(CHUNK * 2), pos: 0, eof: false, bytes_read: start, terminator: one(terminator)? },
+            element: one(element)?,
+            component: one(component)?,
+            emit,
+            isa13: None,
+            gs: None,
+            groups: 0,
+            transactions: 0,
+            ordinal: 0,
+            tx: None,
+            claim_buf: Vec::new(),
+            claim_segs: Vec::new(),
+            out: Vec::new(),
+            done: false,
+            failed: None,
+        })
+    }
+
+    /// Bytes of the file read so far (for progress reports).
+    #[getter]
+    fn bytes_read(&self) -> u64 {
+        self.reader.bytes_read
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyObject>> {
+        if let Some(why) = &self.failed {
+            return Err(Unsupported::new_err(why.clone()));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        if let Err(why) = self.step(py) {
+            self.failed = Some(why.clone());
+            self.out.clear();
+            return Err(Unsupported::new_err(why));
+        }
+        let batch = std::mem::take(&mut self.out);
+        if batch.is_empty() && self.done {
+            return Ok(None);
+        }
+        Ok(Some(PyList::new_bound(py, batch).into_any().unbind()))
+    }
+}
+
+#[pymodule]
+fn claimline_x12(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Scanner>()?;
+    m.add("Unsupported", m.py().get_type_bound::<Unsupported>())?;
+    Ok(())
+}

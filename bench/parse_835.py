@@ -11,9 +11,16 @@ with python3.11 and pinned packages, so nothing is installed into .venv.
 
 What each row measures:
 
-  claimline      services.ingest.domain.remit835.parse_835_file(path), consumed to the end; counts
-                 the RemitLine items (one per SVC, each with its validated RemitClaim and
-                 RemitContext). Both passes (scan_totals + parse) are included: that is the call.
+  claimline      services.ingest.domain.remit835.parse_835_file(path), consumed to the end, as the
+                 ingest service calls it: the compiled fast path (claimline_x12, both passes) plus
+                 the RemitLine items built from its records (one per SVC, each with its RemitClaim,
+                 RemitServiceLine, Adjustments and RemitContext; the same items as the Python
+                 parser). Reports which path read the file (native, or the Python fallback).
+  claimline-core the compiled core alone: claimline_x12.Scanner pass one (checks, totals, header
+                 segments; the contexts built in Python), then pass two iterated to the end; counts
+                 the service lines in its claim records. No item objects: the nearest to oxedi's
+                 parse_file, which also hands over tables rather than a Python object per line.
+  claimline-python  parse_835_file(path, native=False): the pure-Python reference parser.
   oxedi          oxedi.parse_file(path): the Rust core reads the whole file, indexes every segment,
                  runs its loop engine and structure checks and projects typed columnar tables
                  (payments, claims, services, adjustments, ...); counts rows of `services`. No
@@ -54,11 +61,13 @@ BENCH_REQUIREMENTS = ("oxedi==0.6.0", "pyx12==4.0.0", "pyarrow==26.0.1", "pyinst
 MEMORY_TARGET_MB = 200.0
 PARSER_PATHS = (  # the files claimline's number depends on
     "services/ingest/domain/remit835.py",
+    "services/ingest/native",
     "services/ingest/domain/x12.py",
     "shared/schemas/events.py",
     "shared/schemas/envelope.py",
 )
-ALL_PARSERS = ("claimline", "oxedi", "oxedi-stream", "oxedi-rows", "pyx12", "pyx12-context")
+CLAIMLINE_ROWS = ("claimline", "claimline-core", "claimline-python")
+ALL_PARSERS = (*CLAIMLINE_ROWS, "oxedi", "oxedi-stream", "oxedi-rows", "pyx12", "pyx12-context")
 DEFAULT_PARSERS = ALL_PARSERS
 
 
@@ -73,16 +82,25 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _child_claimline(path: Path) -> dict[str, object]:
+def _child_claimline(path: Path, native: bool | None = None) -> dict[str, object]:
     sys.path.insert(0, str(ROOT))
+    from services.ingest.domain import remit835
     from services.ingest.domain.remit835 import RemitLine, RemittanceRead, parse_835_file
     from services.ingest.domain.x12 import Problem
 
+    python_reads = []
+    reference = remit835._parse_835_file_python
+
+    def spy(*args: object, **kwargs: object) -> object:
+        python_reads.append(1)
+        return reference(*args, **kwargs)  # type: ignore[arg-type]
+
+    remit835._parse_835_file_python = spy  # type: ignore[assignment]
     base = _rss_mb()
     started = time.perf_counter()
     cpu = time.process_time()
     lines = problems = hold = remittances = 0
-    for item in parse_835_file(path):
+    for item in parse_835_file(path, native=native):
         if isinstance(item, RemitLine):
             lines += 1
             if item.posting != "auto":
@@ -97,7 +115,41 @@ def _child_claimline(path: Path) -> dict[str, object]:
         "seconds": seconds,
         "cpu": time.process_time() - cpu,
         "base_mb": base,
-        "checks": {"problems": problems, "lines_on_hold": hold, "remittances": remittances},
+        "checks": {
+            "problems": problems,
+            "lines_on_hold": hold,
+            "remittances": remittances,
+            "read_by": "python" if python_reads else "native",
+        },
+    }
+
+
+def _child_claimline_python(path: Path) -> dict[str, object]:
+    return _child_claimline(path, native=False)
+
+
+def _child_claimline_core(path: Path) -> dict[str, object]:
+    sys.path.insert(0, str(ROOT))
+    from services.ingest.domain import remit835
+
+    base = _rss_mb()
+    started = time.perf_counter()
+    cpu = time.process_time()
+    delimiters, start = remit835._native_delimiters(path)
+    contexts = remit835._native_contexts(path, delimiters, start)
+    lines = claims = 0
+    for batch in remit835._native_scanner(path, delimiters, start, emit=True):
+        for record in batch:
+            if record[0] == 1:
+                claims += 1
+                lines += len(record[1][13])
+    seconds = time.perf_counter() - started
+    return {
+        "lines": lines,
+        "seconds": seconds,
+        "cpu": time.process_time() - cpu,
+        "base_mb": base,
+        "checks": {"claims": claims, "transactions": len(contexts)},
     }
 
 
@@ -226,6 +278,8 @@ def _child_pyx12_context(path: Path) -> dict[str, object]:
 
 CHILDREN = {
     "claimline": _child_claimline,
+    "claimline-core": _child_claimline_core,
+    "claimline-python": _child_claimline_python,
     "oxedi": _child_oxedi,
     "oxedi-stream": _child_oxedi_stream,
     "oxedi-rows": _child_oxedi_rows,
@@ -270,7 +324,7 @@ def ensure_bench_venv(log: bool = True) -> None:
 
 
 def python_for(parser: str) -> Path:
-    return PROJECT_PYTHON if parser == "claimline" else BENCH_PYTHON
+    return PROJECT_PYTHON if parser in CLAIMLINE_ROWS else BENCH_PYTHON
 
 
 def run_child(parser: str, path: Path, file_lines: int, timeout: float) -> Run:
@@ -367,7 +421,7 @@ def report(
         )
     out.append("")
     header = (
-        f"{'parser':<14} {'file lines':>10} {'lines seen':>10} {'seconds':>8} {'cpu s':>7} "
+        f"{'parser':<16} {'file lines':>10} {'lines seen':>10} {'seconds':>8} {'cpu s':>7} "
         f"{'lines/s':>11} {'peak MB':>8} {'base MB':>8}"
     )
     out.append(header)
@@ -378,7 +432,7 @@ def report(
             continue
         rate = run.lines / run.seconds if run.seconds else float("inf")
         out.append(
-            f"{name:<14} {run.file_lines:>10,} {run.lines:>10,} {run.seconds:>8.2f} {run.cpu:>7.2f} "
+            f"{name:<16} {run.file_lines:>10,} {run.lines:>10,} {run.seconds:>8.2f} {run.cpu:>7.2f} "
             f"{_fmt_int(rate):>11} {run.peak_mb:>8.1f} {run.base_mb:>8.1f}"
         )
     out.append("")
@@ -395,29 +449,39 @@ def report(
         run = runs.get(name)
         return run.lines / run.seconds if run and run.seconds else None
 
-    claimline = rate_of("claimline")
-    if claimline:
+    for mine in CLAIMLINE_ROWS:
+        speed = rate_of(mine)
+        if not speed:
+            continue
         out.append("")
-        out.append("throughput ratio claimline / other (lines per second; < 1 means claimline is slower):")
-        for name in ALL_PARSERS[1:]:
+        out.append(f"throughput ratio {mine} / other (lines per second; < 1 means {mine} is slower):")
+        for name in ALL_PARSERS:
             other = rate_of(name)
-            if other:
+            if other and name != mine:
                 note = ""
-                if runs[name].file_lines != runs["claimline"].file_lines:
+                if runs[name].file_lines != runs[mine].file_lines:
                     note = f"  (other read a {runs[name].file_lines:,}-line file; compared by lines/s)"
                 out.append(
-                    f"  claimline/{name:<14} {claimline / other:8.3f}x   "
-                    f"({name} is {other / claimline:.2f}x claimline's rate){note}"
+                    f"  {mine}/{name:<16} {speed / other:8.3f}x   "
+                    f"({name} is {other / speed:.2f}x {mine}'s speed){note}"
                 )
-        peak = runs["claimline"].peak_mb
-        verdict = "within" if peak <= MEMORY_TARGET_MB else "OVER"
-        out.append("")
+        oxedi, pyx12 = rate_of("oxedi"), rate_of("pyx12")
+        peak = runs[mine].peak_mb
+        targets = []
+        if oxedi:
+            targets.append(f">= 1.0x oxedi: {'met' if speed >= oxedi else 'NOT met'} ({speed / oxedi:.2f}x)")
+        if pyx12:
+            targets.append(
+                f">= 20x pyx12: {'met' if speed >= 20 * pyx12 else 'NOT met'} ({speed / pyx12:.1f}x)"
+            )
+        targets.append(f"peak < {MEMORY_TARGET_MB:.0f} MB: {'met' if peak < MEMORY_TARGET_MB else 'NOT met'}")
+        out.append(f"  targets for {mine}: " + "; ".join(targets))
         out.append(
-            f"claimline peak memory: {peak:.1f} MB against the {MEMORY_TARGET_MB:.0f} MB target: "
-            f"{verdict} ({peak / MEMORY_TARGET_MB:.0%} of target; parse added "
-            f"{peak - runs['claimline'].base_mb:.1f} MB over the {runs['claimline'].base_mb:.1f} MB "
-            "after imports)"
+            f"  {mine} peak memory {peak:.1f} MB ({peak / MEMORY_TARGET_MB:.0%} of the target; the parse "
+            f"added {peak - runs[mine].base_mb:.1f} MB over the {runs[mine].base_mb:.1f} MB after imports)"
         )
+    if "claimline" in runs:
+        out.append(f"  claimline's file was read by: {runs['claimline'].checks.get('read_by')}")
     return "\n".join(out)
 
 
@@ -457,7 +521,7 @@ def main() -> int:
     unknown = [name for name in selected if name not in ALL_PARSERS]
     if unknown:
         parser.error(f"unknown parser(s) {', '.join(unknown)}; choose among {', '.join(ALL_PARSERS)}")
-    if any(name != "claimline" for name in selected):
+    if any(name not in CLAIMLINE_ROWS for name in selected):
         ensure_bench_venv()
 
     sizes = {

@@ -1039,11 +1039,36 @@ def _fast(cls: type[_M], values: dict[str, object], fields_set: set[str]) -> _M:
 
 
 _setattr = object.__setattr__
-_LINE_FIELDS = frozenset(RemitServiceLine.model_fields)
-_BRIEF_FIELDS = frozenset(LineBrief.model_fields)
-_ADJUSTMENT_FIELDS = frozenset(Adjustment.model_fields)
-_PERSON_FIELDS = frozenset(PersonRef.model_fields)
-_IMBALANCE_FIELDS = frozenset(Imbalance.model_fields)
+_new = object.__new__
+# The fields set of a model that had every field passed. One set per class, shared: pydantic never
+# changes the set of a frozen model in place (model_copy copies it before adding to it).
+_LINE_FIELDS = set(RemitServiceLine.model_fields)
+_BRIEF_FIELDS = set(LineBrief.model_fields)
+_ADJUSTMENT_FIELDS = set(Adjustment.model_fields)
+_PERSON_FIELDS = set(PersonRef.model_fields)
+_IMBALANCE_FIELDS = set(Imbalance.model_fields)
+
+
+class _Decimals(dict[str, Decimal]):
+    """Amount text to `Decimal`, made once (a remittance repeats its amounts)."""
+
+    def __missing__(self, raw: str) -> Decimal:
+        if len(self) > 100_000:
+            self.clear()
+        value = self[raw] = Decimal(raw)
+        return value
+
+
+class _Dates(dict[str, "date | None"]):
+    """CCYYMMDD text (already checked) to `date`; empty text is no date."""
+
+    def __missing__(self, raw: str) -> date | None:
+        if len(self) > 100_000:
+            self.clear()
+        value = self[raw] = date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8])) if raw else None
+        return value
+
+
 _CLAIM_FIELDS_ALWAYS = frozenset(
     {
         "patient_control_number",
@@ -1079,30 +1104,13 @@ class _NativeBuilder:
         self.context: RemitContext | None = None
         self.claims = self.lines = self.plb = 0
         self.last_reversal: str | None = None
-        self.decimals: dict[str, Decimal] = {}
-        self.dates: dict[str, date | None] = {"": None}
+        self.decimals = _Decimals()
+        self.dates = _Dates()
 
     def _context(self) -> RemitContext:
         if self.context is None:
             raise RuntimeError("claimline_x12 gave a record outside a transaction set")
         return self.context
-
-    def decimal(self, raw: str) -> Decimal:
-        value = self.decimals.get(raw)
-        if value is None:
-            if len(self.decimals) > 100_000:
-                self.decimals.clear()
-            value = self.decimals[raw] = Decimal(raw)
-        return value
-
-    def date(self, raw: str) -> date | None:
-        try:
-            return self.dates[raw]
-        except KeyError:
-            if len(self.dates) > 100_000:
-                self.dates = {"": None}
-            value = self.dates[raw] = date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]))
-            return value
 
     def items(self, batch: list[tuple[object, ...]]) -> list[Item]:
         out: list[Item] = []
@@ -1121,14 +1129,16 @@ class _NativeBuilder:
         return out
 
     def adjustments(self, raw: list[tuple[str, str, str, str]]) -> tuple[Adjustment, ...]:
-        dec = self.decimal
+        decimals = self.decimals
         return tuple(
-            _fast(
-                Adjustment,
-                {"group": g, "reason": r, "amount": dec(a), "quantity": dec(q) if q else None},
-                set(_ADJUSTMENT_FIELDS),
-            )
-            for g, r, a, q in raw
+            [
+                _fast(
+                    Adjustment,
+                    {"group": g, "reason": r, "amount": decimals[a], "quantity": decimals[q] if q else None},
+                    _ADJUSTMENT_FIELDS,
+                )
+                for g, r, a, q in raw
+            ]
         )
 
     def person(self, raw: tuple[str, str, str] | None) -> PersonRef | None:
@@ -1138,7 +1148,7 @@ class _NativeBuilder:
         return _fast(
             PersonRef,
             {"last_name": last or None, "first_name": first or None, "member_id": member or None},
-            set(_PERSON_FIELDS),
+            _PERSON_FIELDS,
         )
 
     def provider_adjustments(
@@ -1146,12 +1156,12 @@ class _NativeBuilder:
     ) -> None:
         context = self._context()
         provider, period_raw, pairs = record
-        period = self.date(period_raw)
+        period = self.dates[period_raw]
         for reason, reference, amount in pairs:
             self.plb += 1
             out.append(
                 ProviderAdjustment(
-                    context, provider, period, reason, reference or None, self.decimal(amount), self.plb
+                    context, provider, period, reason, reference or None, self.decimals[amount], self.plb
                 )
             )
 
@@ -1173,7 +1183,7 @@ class _NativeBuilder:
             raw_lines,
         ) = record
         context = self._context()
-        dec, day = self.decimal, self.date
+        decimals, dates = self.decimals, self.dates
         lines: list[RemitServiceLine] = []
         briefs: list[LineBrief] = []
         for number, raw in enumerate(raw_lines, 1):
@@ -1194,13 +1204,13 @@ class _NativeBuilder:
                 line_found,
             ) = raw
             n = len(svc)
-            charge, paid = dec(svc[2]), dec(svc[3])
-            units_paid = dec(svc[5]) if n > 5 and svc[5] else None
-            original_units = dec(svc[7]) if n > 7 and svc[7] else None
+            charge, paid = decimals[svc[2]], decimals[svc[3]]
+            units_paid = decimals[svc[5]] if n > 5 and svc[5] else None
+            original_units = decimals[svc[7]] if n > 7 and svc[7] else None
             units_billed = original_units if original_units is not None else (units_paid or _ONE)
             if units_paid is None:
                 units_paid = _ONE
-            served = day(service_date)
+            served = dates[service_date]
             line = _fast(
                 RemitServiceLine,
                 {
@@ -1215,10 +1225,10 @@ class _NativeBuilder:
                     "units_billed": units_billed,
                     "units_paid": units_paid,
                     "service_date": served,
-                    "service_date_end": day(service_date_end),
+                    "service_date_end": dates[service_date_end],
                     "line_control_number": line_control or None,
-                    "allowed": dec(allowed) if allowed else None,
-                    "amounts": {k: dec(v) for k, v in line_amounts},
+                    "allowed": decimals[allowed] if allowed else None,
+                    "amounts": {k: decimals[v] for k, v in line_amounts},
                     "refs": dict(line_refs),
                     "adjustments": self.adjustments(line_adjustments),
                     "remarks": line_remarks,
@@ -1226,11 +1236,16 @@ class _NativeBuilder:
                     if line_found is None
                     else _fast(
                         Imbalance,
-                        {"level": "line", "rule": _LINE_RULE, "expected": paid, "found": dec(line_found)},
-                        set(_IMBALANCE_FIELDS),
+                        {
+                            "level": "line",
+                            "rule": _LINE_RULE,
+                            "expected": paid,
+                            "found": decimals[line_found],
+                        },
+                        _IMBALANCE_FIELDS,
                     ),
                 },
-                set(_LINE_FIELDS),
+                _LINE_FIELDS,
             )
             lines.append(line)
             briefs.append(
@@ -1245,19 +1260,19 @@ class _NativeBuilder:
                         "paid": paid,
                         "service_date": served,
                     },
-                    set(_BRIEF_FIELDS),
+                    _BRIEF_FIELDS,
                 )
             )
         n = len(clp)
         pcn, status = clp[1], clp[2]
-        paid = dec(clp[4])
+        paid = decimals[clp[4]]
         fields_set = set(_CLAIM_FIELDS_ALWAYS)
         values: dict[str, object] = {
             "patient_control_number": pcn,
             "status_code": status,
-            "charge": dec(clp[3]),
+            "charge": decimals[clp[3]],
             "paid": paid,
-            "patient_responsibility": dec(clp[5]) if n > 5 and clp[5] else None,
+            "patient_responsibility": decimals[clp[5]] if n > 5 and clp[5] else None,
             "payer_claim_control_number": (clp[7] if n > 7 else "") or None,
             "filing_indicator": (clp[6] if n > 6 else "") or None,
         }
@@ -1271,7 +1286,7 @@ class _NativeBuilder:
                     "first_name": patient.first_name,
                     "member_id": insured.member_id,
                 },
-                set(_PERSON_FIELDS),
+                _PERSON_FIELDS,
             )
         values["patient"] = patient
         values["insured"] = insured
@@ -1292,12 +1307,12 @@ class _NativeBuilder:
         values["facility_code"] = (clp[8] if n > 8 else "") or None
         values["frequency_code"] = (clp[9] if n > 9 else "") or None
         for key, raw_date in zip(_CLAIM_DATES, claim_dates, strict=True):
-            values[key] = None if raw_date is None else day(raw_date)
+            values[key] = None if raw_date is None else dates[raw_date]
             if raw_date is not None:
                 fields_set.add(key)
         values["remarks"] = remarks
-        values["amounts"] = {k: dec(v) for k, v in amounts}
-        values["quantities"] = {k: dec(v) for k, v in quantities}
+        values["amounts"] = {k: decimals[v] for k, v in amounts}
+        values["quantities"] = {k: decimals[v] for k, v in quantities}
         values["refs"] = dict(refs)
         values["adjustments"] = self.adjustments(adjustments)
         values["imbalance"] = (
@@ -1305,8 +1320,8 @@ class _NativeBuilder:
             if found is None
             else _fast(
                 Imbalance,
-                {"level": "claim", "rule": _CLAIM_RULE, "expected": paid, "found": dec(found)},
-                set(_IMBALANCE_FIELDS),
+                {"level": "claim", "rule": _CLAIM_RULE, "expected": paid, "found": decimals[found]},
+                _IMBALANCE_FIELDS,
             )
         )
         values["lines"] = tuple(briefs)
@@ -1324,7 +1339,19 @@ class _NativeBuilder:
         for line in lines:
             self.lines += 1
             posting = "hold" if hold or line.imbalance is not None else "auto"
-            out.append(RemitLine(context, claim, line, ordinal, posting))
+            item = _new(RemitLine)  # the frozen dataclass's fields, without its __init__
+            _setattr(
+                item,
+                "__dict__",
+                {
+                    "remittance": context,
+                    "claim": claim,
+                    "line": line,
+                    "claim_ordinal": ordinal,
+                    "posting": posting,
+                },
+            )
+            out.append(item)
 
 
 _NO_PERSON = {"last_name": None, "first_name": None, "member_id": None}

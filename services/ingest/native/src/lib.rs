@@ -26,7 +26,10 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Seek, SeekFrom};
 
 create_exception!(claimline_x12, Unsupported, PyValueError);
@@ -446,9 +449,49 @@ fn read_claim<'a>(segs: &'a [Vec<&'a [u8]>], component: u8) -> R<Claim<'a>> {
 
 // ------------------------------------------------------------------------------------ to Python
 
+/// FxHash: short keys, no need for SipHash's protection here (the cache is bounded and per thread).
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+const INTERN_MAX_LEN: usize = 16;
+const INTERN_MAX_ENTRIES: usize = 1 << 16;
+
+thread_local! {
+    /// Short values repeat all through a remittance (codes, qualifiers, dates, amounts): one Python
+    /// string each, so Python allocates less and its dict lookups find the hash already computed.
+    static INTERNED: RefCell<HashMap<Vec<u8>, Py<PyString>, BuildHasherDefault<Fx>>> =
+        RefCell::new(HashMap::default());
+}
+
 fn s<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
     // Every byte was checked to be ASCII when it was read.
-    PyString::new_bound(py, unsafe { std::str::from_utf8_unchecked(b) })
+    let text = unsafe { std::str::from_utf8_unchecked(b) };
+    if b.len() > INTERN_MAX_LEN {
+        return PyString::new_bound(py, text);
+    }
+    INTERNED.with(|cell| {
+        let mut map = cell.borrow_mut();
+        if let Some(found) = map.get(b) {
+            return found.bind(py).clone();
+        }
+        if map.len() >= INTERN_MAX_ENTRIES {
+            map.clear();
+        }
+        let made = PyString::new_bound(py, text);
+        map.insert(b.to_vec(), made.clone().unbind());
+        made
+    })
 }
 
 fn opt<'py>(py: Python<'py>, b: Option<&[u8]>) -> PyObject {

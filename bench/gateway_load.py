@@ -29,11 +29,12 @@ What it does, in one run:
     the gateway's p99 for a page of 50 is under the 100 ms target (printed, never asserted).
 
 Options: --items N, --clients C (50), --seconds S (60), --warmup (5), --think-ms (0: closed loop), --seed,
---keep (keep the database), --explain (EXPLAIN ANALYZE the slowest direct-SQL page of each kind, custom and
+--keep (keep the database), --database NAME (reuse a kept one), --gateway-workers N,
+--http-client httpx|raw, --explain (EXPLAIN ANALYZE the slowest direct-SQL page of each kind, custom and
 generic plan), --json FILE. The gateway's log goes to .cache/bench/<database>-gateway.log (removed if empty).
 
 Latency is measured by the client around each request (perf_counter), so the gateway figures include
-HTTP on loopback, JSON, the gateway's per-request work (pool pre-ping, token lookup, pydantic) and the
+HTTP on loopback, JSON, the gateway's per-request work (token lookup, SQLAlchemy, pydantic) and the
 queueing inside it; the direct-SQL figures include only the queries. The machine has 2 cores shared by
 the load generator, the gateway and PostgreSQL; the report shows who used them.
 """

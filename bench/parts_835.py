@@ -6,7 +6,9 @@ A profiler adds a cost to every Python call, so it over-weights small functions 
 times. This script times the big parts of a parse in isolation, best of --repeat runs, to put
 plain seconds next to the profile:
 
-* the whole parse (parse_835_file consumed to the end), for reference;
+* the whole parse of the Python parser (parse_835_file(native=False) consumed to the end), for
+  reference: the parts below are its parts (the compiled fast path has its own split in
+  bench/README.md);
 * one tokenizing pass (SegmentReader: bytes -> Segment objects); a parse makes two;
 * pass one as it is (scan_totals over a SegmentReader);
 * a prototype of pass one on raw bytes, splitting only the segments it needs (BPR, CLP, PLB, ST, SE);
@@ -110,8 +112,8 @@ def main() -> None:
 
     # The whole parse first, in a fresh process: the objects the setup below keeps alive slow a
     # parse run after it by about a third.
-    whole = best_of(args.repeat, lambda: sum(1 for _ in parse_835_file(path)))
-    items = [item for item in parse_835_file(path) if isinstance(item, RemitLine)]
+    whole = best_of(args.repeat, lambda: sum(1 for _ in parse_835_file(path, native=False)))
+    items = [item for item in parse_835_file(path, native=False) if isinstance(item, RemitLine)]
     lines = [item.line for item in items]
     claims = list({id(item.claim): item.claim for item in items}.values())
     models: dict[str, list[BaseModel]] = {"RemitServiceLine": list(lines), "RemitClaim": list(claims)}
@@ -180,7 +182,8 @@ def main() -> None:
         for k, v in scan_totals(SegmentReader(path.open("rb"))).items()
     }
     same = "same totals" if ours == bytes_totals(path) else "DIFFERENT totals"
-    print(f"{'whole parse (parse_835_file)':<52} {whole:7.2f} s   100%   {stats.lines / whole:,.0f} lines/s")
+    label = "whole parse (parse_835_file, Python path)"
+    print(f"{label:<52} {whole:7.2f} s   100%   {stats.lines / whole:,.0f} lines/s")
     for label, seconds in rows:
         print(f"{label:<52} {seconds:7.2f} s   {seconds / whole:4.0%}")
     print(f"\nbytes prototype vs scan_totals: {same}")

@@ -4,7 +4,9 @@
     cd /work/main && .venv/bin/python bench/profile_835.py --lines 100000 --pyinstrument
 
 Parses the same generated file the throughput benchmark uses (bench/gen835.py, cached under
-.cache/bench/) with services.ingest.domain.remit835.parse_835_file, consumed to the end.
+.cache/bench/) with services.ingest.domain.remit835.parse_835_file, consumed to the end: as the
+service calls it (the compiled fast path when it is built), or with --python the pure-Python
+reference parser (parse_835_file(native=False)).
 
 cProfile is deterministic and counts every call, so it inflates small functions called millions of
 times (Segment.get, pydantic validators); its ranking is still the right list to start from, and the
@@ -36,11 +38,11 @@ DATA_DIR = ROOT / ".cache" / "bench"
 BENCH_SITE = ROOT / ".cache" / "bench-venv" / "lib" / "python3.11" / "site-packages"
 
 
-def consume(path: Path) -> int:
+def consume(path: Path, native: bool | None = None) -> int:
     from services.ingest.domain.remit835 import RemitLine, parse_835_file
 
     lines = 0
-    for item in parse_835_file(path):
+    for item in parse_835_file(path, native=native):
         if type(item) is RemitLine:
             lines += 1
     return lines
@@ -51,13 +53,15 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--pyinstrument", action="store_true", help="also run pyinstrument")
+    parser.add_argument("--python", action="store_true", help="profile the pure-Python parser")
     args = parser.parse_args()
 
     path, stats, _ = cached_835(DATA_DIR, args.lines)
     import services.ingest.domain.remit835  # noqa: F401  (imports outside the profile)
 
+    native = False if args.python else None
     started = time.perf_counter()
-    plain = consume(path)
+    plain = consume(path, native)
     plain_seconds = time.perf_counter() - started
     print(f"claimline at commit {code_version()}; {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"file {path.relative_to(ROOT)}: {stats.lines:,} lines, {stats.bytes / 1e6:.1f} MB")
@@ -66,7 +70,7 @@ def main() -> None:
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    consume(path)
+    consume(path, native)
     profiler.disable()
     print(f"under cProfile: {time.perf_counter() - started:.2f} s")
     out_file = DATA_DIR / f"claimline-{args.lines}.prof"
@@ -86,7 +90,7 @@ def main() -> None:
         pyinstrument = importlib.import_module("pyinstrument")  # from the benchmark venv
         sampler = pyinstrument.Profiler()
         sampler.start()
-        consume(path)
+        consume(path, native)
         sampler.stop()
         print("\n===== pyinstrument (sampling) =====")
         print(sampler.output_text(unicode=False, color=False, show_all=False))

@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -61,9 +61,6 @@ NATIVE = _import_native()
 
 if TYPE_CHECKING:
     from claimline_x12 import Scanner as _NativeScanner
-    from pydantic import BaseModel
-
-    _M = TypeVar("_M", bound=BaseModel)
 
 SUPPORTED_835 = ("005010X221A1", "005010X221", "004010X091A1", "004010X091")
 ZERO = Decimal(0)
@@ -923,10 +920,11 @@ def _parse_835_file_python(path: Path, progress: Callable[[int], None] | None = 
 # Python parser would check and adds up the balancing totals; it raises `Unsupported` at the first
 # thing it is not sure about, and then the whole file goes to the Python parser. Pass one also hands
 # over each transaction's header segments, from which `_context` (the Python code) builds the
-# remittance context. Pass two hands over claims, PLBs and transaction ends, which become the same
-# items the Python parser yields, built without validating again (every value was checked natively
-# and the contexts are validated models). tests/unit/test_remit835_native.py and
-# tests/corpus/test_corpus_835.py compare the two paths item by item.
+# remittance context. Pass two builds the items itself, the same items the Python parser yields
+# (RemitLine with RemitClaim, RemitServiceLine, LineBrief, Adjustment, PersonRef, Imbalance;
+# ProviderAdjustment; RemittanceRead), as `model_construct` would: every value was checked natively.
+# tests/unit/test_remit835_native.py and tests/corpus/test_corpus_835.py compare the two paths
+# item by item (model_dump and fields set).
 
 
 class _Fallback(Exception):
@@ -949,9 +947,13 @@ def _native_delimiters(path: Path) -> tuple[Delimiters, int]:
     return delimiters, bom + start
 
 
-def _native_scanner(path: Path, delimiters: Delimiters, start: int, emit: bool) -> _NativeScanner:
+def _native_scanner(
+    path: Path, delimiters: Delimiters, start: int, emit: bool, kit: tuple[object, ...] | None = None
+) -> _NativeScanner:
     d = delimiters
-    scanner: _NativeScanner = _module().Scanner(str(path), d.element, d.component, d.segment, start, emit)
+    scanner: _NativeScanner = _module().Scanner(
+        str(path), d.element, d.component, d.segment, start, emit, kit
+    )
     return scanner
 
 
@@ -998,8 +1000,7 @@ def _parse_835_file_native(path: Path, progress: Callable[[int], None] | None) -
         yield from _parse_835_file_python(path, progress)
         return
     yielded = 0
-    scanner = _native_scanner(path, delimiters, start, emit=True)
-    build = _NativeBuilder(contexts)
+    scanner = _native_scanner(path, delimiters, start, emit=True, kit=_native_kit(contexts))
     last_reported = 0
     try:
         while True:
@@ -1009,8 +1010,7 @@ def _parse_835_file_native(path: Path, progress: Callable[[int], None] | None) -
             paused = gc.isenabled()
             gc.disable()
             try:
-                batch = next(scanner, None)
-                items = build.items(batch) if batch is not None else []
+                batch: list[Item] | None = next(scanner, None)
             finally:
                 if paused:
                     gc.enable()
@@ -1019,29 +1019,15 @@ def _parse_835_file_native(path: Path, progress: Callable[[int], None] | None) -
             if progress is not None and scanner.bytes_read != last_reported:
                 last_reported = scanner.bytes_read
                 progress(last_reported)
-            for item in items:
+            for item in batch:
                 yielded += 1
                 yield item
     except native.Unsupported:
-        # Pass two disagrees with pass one: the file changed between the passes. Whatever the
+        # Pass two disagrees with pass one (the file changed between the passes): whatever the
         # Python parser now reads after the items already given is what follows.
         yield from itertools.islice(_parse_835_file_python(path, progress), yielded, None)
 
 
-def _fast(cls: type[_M], values: dict[str, object], fields_set: set[str]) -> _M:
-    """A model from values already checked (as `model_construct`, without its per-field work)."""
-    model = cls.__new__(cls)
-    _setattr(model, "__dict__", values)
-    _setattr(model, "__pydantic_fields_set__", fields_set)
-    _setattr(model, "__pydantic_extra__", None)
-    _setattr(model, "__pydantic_private__", None)
-    return model
-
-
-_setattr = object.__setattr__
-_new = object.__new__
-# The fields set of a model that had every field passed. One set per class, shared: pydantic never
-# changes the set of a frozen model in place (model_copy copies it before adding to it).
 _LINE_FIELDS = set(RemitServiceLine.model_fields)
 _BRIEF_FIELDS = set(LineBrief.model_fields)
 _ADJUSTMENT_FIELDS = set(Adjustment.model_fields)
@@ -1049,310 +1035,32 @@ _PERSON_FIELDS = set(PersonRef.model_fields)
 _IMBALANCE_FIELDS = set(Imbalance.model_fields)
 
 
-class _Decimals(dict[str, Decimal]):
-    """Amount text to `Decimal`, made once (a remittance repeats its amounts)."""
+def _native_kit(contexts: dict[int, RemitContext]) -> tuple[object, ...]:
+    """What pass two needs to build the items itself (see `Kit` in services/ingest/native/src/lib.rs).
 
-    def __missing__(self, raw: str) -> Decimal:
-        if len(self) > 100_000:
-            self.clear()
-        value = self[raw] = Decimal(raw)
-        return value
-
-
-class _Dates(dict[str, "date | None"]):
-    """CCYYMMDD text (already checked) to `date`; empty text is no date."""
-
-    def __missing__(self, raw: str) -> date | None:
-        if len(self) > 100_000:
-            self.clear()
-        value = self[raw] = date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8])) if raw else None
-        return value
-
-
-_CLAIM_FIELDS_ALWAYS = frozenset(
-    {
-        "patient_control_number",
-        "status_code",
-        "charge",
-        "paid",
-        "patient_responsibility",
-        "payer_claim_control_number",
-        "filing_indicator",
-        "facility_code",
-        "frequency_code",
-        "patient",
-        "remarks",
-        "amounts",
-        "quantities",
-        "refs",
-        "adjustments",
-        "imbalance",
-        "lines",
-    }
-)
-_CLAIM_DATES = ("statement_from", "statement_to", "received_date")
-_LINE_RULE = "SVC02 - sum of line CAS = SVC03"
-_CLAIM_RULE = "CLP03 - sum of claim and line CAS = CLP04"
-_ONE = Decimal(1)
-
-
-class _NativeBuilder:
-    """Turns the records of pass two into items, exactly as `parse_835_segments` would yield them."""
-
-    def __init__(self, contexts: dict[int, RemitContext]):
-        self.contexts = contexts
-        self.context: RemitContext | None = None
-        self.claims = self.lines = self.plb = 0
-        self.last_reversal: str | None = None
-        self.decimals = _Decimals()
-        self.dates = _Dates()
-
-    def _context(self) -> RemitContext:
-        if self.context is None:
-            raise RuntimeError("claimline_x12 gave a record outside a transaction set")
-        return self.context
-
-    def items(self, batch: list[tuple[object, ...]]) -> list[Item]:
-        out: list[Item] = []
-        for record in batch:
-            kind = record[0]
-            if kind == 1:
-                self.claim(record[1], out)  # type: ignore[arg-type]
-            elif kind == 0:
-                self.context = self.contexts[record[1]]  # type: ignore[index]
-                self.claims = self.lines = self.plb = 0
-                self.last_reversal = None
-            elif kind == 2:
-                self.provider_adjustments(record[1], out)  # type: ignore[arg-type]
-            else:
-                out.append(RemittanceRead(self._context(), self.claims, self.lines, self.plb))
-        return out
-
-    def adjustments(self, raw: list[tuple[str, str, str, str]]) -> tuple[Adjustment, ...]:
-        decimals = self.decimals
-        return tuple(
-            [
-                _fast(
-                    Adjustment,
-                    {"group": g, "reason": r, "amount": decimals[a], "quantity": decimals[q] if q else None},
-                    _ADJUSTMENT_FIELDS,
-                )
-                for g, r, a, q in raw
-            ]
-        )
-
-    def person(self, raw: tuple[str, str, str] | None) -> PersonRef | None:
-        if raw is None:
-            return None
-        last, first, member = raw
-        return _fast(
-            PersonRef,
-            {"last_name": last or None, "first_name": first or None, "member_id": member or None},
-            _PERSON_FIELDS,
-        )
-
-    def provider_adjustments(
-        self, record: tuple[str, str, list[tuple[str, str, str]]], out: list[Item]
-    ) -> None:
-        context = self._context()
-        provider, period_raw, pairs = record
-        period = self.dates[period_raw]
-        for reason, reference, amount in pairs:
-            self.plb += 1
-            out.append(
-                ProviderAdjustment(
-                    context, provider, period, reason, reference or None, self.decimals[amount], self.plb
-                )
-            )
-
-    def claim(self, record: tuple[Any, ...], out: list[Item]) -> None:
-        (
-            clp,
-            patient_raw,
-            insured_raw,
-            corrected_raw,
-            rendering,
-            rendering_npi,
-            claim_dates,
-            remarks,
-            amounts,
-            quantities,
-            refs,
-            adjustments,
-            found,
-            raw_lines,
-        ) = record
-        context = self._context()
-        decimals, dates = self.decimals, self.dates
-        lines: list[RemitServiceLine] = []
-        briefs: list[LineBrief] = []
-        for number, raw in enumerate(raw_lines, 1):
-            (
-                qualifier,
-                code,
-                modifiers,
-                submitted,
-                svc,
-                service_date,
-                service_date_end,
-                line_control,
-                allowed,
-                line_amounts,
-                line_refs,
-                line_adjustments,
-                line_remarks,
-                line_found,
-            ) = raw
-            n = len(svc)
-            charge, paid = decimals[svc[2]], decimals[svc[3]]
-            units_paid = decimals[svc[5]] if n > 5 and svc[5] else None
-            original_units = decimals[svc[7]] if n > 7 and svc[7] else None
-            units_billed = original_units if original_units is not None else (units_paid or _ONE)
-            if units_paid is None:
-                units_paid = _ONE
-            served = dates[service_date]
-            line = _fast(
-                RemitServiceLine,
-                {
-                    "line_number": number,
-                    "qualifier": qualifier,
-                    "procedure_code": code,
-                    "modifiers": modifiers,
-                    "submitted_procedure_code": submitted[0] if submitted else None,
-                    "submitted_modifiers": submitted[1] if submitted else (),
-                    "charge": charge,
-                    "paid": paid,
-                    "units_billed": units_billed,
-                    "units_paid": units_paid,
-                    "service_date": served,
-                    "service_date_end": dates[service_date_end],
-                    "line_control_number": line_control or None,
-                    "allowed": decimals[allowed] if allowed else None,
-                    "amounts": {k: decimals[v] for k, v in line_amounts},
-                    "refs": dict(line_refs),
-                    "adjustments": self.adjustments(line_adjustments),
-                    "remarks": line_remarks,
-                    "imbalance": None
-                    if line_found is None
-                    else _fast(
-                        Imbalance,
-                        {
-                            "level": "line",
-                            "rule": _LINE_RULE,
-                            "expected": paid,
-                            "found": decimals[line_found],
-                        },
-                        _IMBALANCE_FIELDS,
-                    ),
-                },
-                _LINE_FIELDS,
-            )
-            lines.append(line)
-            briefs.append(
-                _fast(
-                    LineBrief,
-                    {
-                        "line_number": number,
-                        "procedure_code": code,
-                        "modifiers": modifiers,
-                        "units": units_billed,
-                        "charge": charge,
-                        "paid": paid,
-                        "service_date": served,
-                    },
-                    _BRIEF_FIELDS,
-                )
-            )
-        n = len(clp)
-        pcn, status = clp[1], clp[2]
-        paid = decimals[clp[4]]
-        fields_set = set(_CLAIM_FIELDS_ALWAYS)
-        values: dict[str, object] = {
-            "patient_control_number": pcn,
-            "status_code": status,
-            "charge": decimals[clp[3]],
-            "paid": paid,
-            "patient_responsibility": decimals[clp[5]] if n > 5 and clp[5] else None,
-            "payer_claim_control_number": (clp[7] if n > 7 else "") or None,
-            "filing_indicator": (clp[6] if n > 6 else "") or None,
-        }
-        patient = self.person(patient_raw) or _fast(PersonRef, dict(_NO_PERSON), set())
-        insured = self.person(insured_raw)
-        if patient.member_id is None and insured is not None:
-            patient = _fast(
-                PersonRef,
-                {
-                    "last_name": patient.last_name,
-                    "first_name": patient.first_name,
-                    "member_id": insured.member_id,
-                },
-                _PERSON_FIELDS,
-            )
-        values["patient"] = patient
-        values["insured"] = insured
-        if insured is not None:
-            fields_set.add("insured")
-        corrected = self.person(corrected_raw)
-        values["corrected_patient"] = corrected
-        if corrected is not None:
-            fields_set.add("corrected_patient")
-        values["rendering_npi"] = (rendering_npi or None) if rendering_npi is not None else None
-        if rendering_npi is not None:
-            fields_set.add("rendering_npi")
-        values["rendering_name"] = (
-            " ".join(p for p in rendering if p) or None if rendering is not None else None
-        )
-        if rendering is not None:
-            fields_set.add("rendering_name")
-        values["facility_code"] = (clp[8] if n > 8 else "") or None
-        values["frequency_code"] = (clp[9] if n > 9 else "") or None
-        for key, raw_date in zip(_CLAIM_DATES, claim_dates, strict=True):
-            values[key] = None if raw_date is None else dates[raw_date]
-            if raw_date is not None:
-                fields_set.add(key)
-        values["remarks"] = remarks
-        values["amounts"] = {k: decimals[v] for k, v in amounts}
-        values["quantities"] = {k: decimals[v] for k, v in quantities}
-        values["refs"] = dict(refs)
-        values["adjustments"] = self.adjustments(adjustments)
-        values["imbalance"] = (
-            None
-            if found is None
-            else _fast(
-                Imbalance,
-                {"level": "claim", "rule": _CLAIM_RULE, "expected": paid, "found": decimals[found]},
-                _IMBALANCE_FIELDS,
-            )
-        )
-        values["lines"] = tuple(briefs)
-        values["follows_reversal"] = False
-        self.claims += 1
-        if status == REVERSAL:
-            self.last_reversal = pcn
-        elif self.last_reversal == pcn:
-            values["follows_reversal"] = True
-            fields_set.add("follows_reversal")
-            self.last_reversal = None
-        claim = _fast(RemitClaim, {k: values[k] for k in _CLAIM_ORDER}, fields_set)
-        ordinal = self.claims
-        hold = context.imbalance is not None or found is not None
-        for line in lines:
-            self.lines += 1
-            posting = "hold" if hold or line.imbalance is not None else "auto"
-            item = _new(RemitLine)  # the frozen dataclass's fields, without its __init__
-            _setattr(
-                item,
-                "__dict__",
-                {
-                    "remittance": context,
-                    "claim": claim,
-                    "line": line,
-                    "claim_ordinal": ordinal,
-                    "posting": posting,
-                },
-            )
-            out.append(item)
-
-
-_NO_PERSON = {"last_name": None, "first_name": None, "member_id": None}
-_CLAIM_ORDER = tuple(RemitClaim.model_fields)
+    The models are made as `model_construct` makes them (every value was checked natively, the
+    contexts are validated models), with the fields set the Python parser's validated models have.
+    The fields sets of a model with every field passed are shared by its instances: pydantic never
+    changes the set of a frozen model in place (`model_copy` copies it before adding to it).
+    """
+    return (
+        contexts,
+        RemitServiceLine,
+        LineBrief,
+        Adjustment,
+        Imbalance,
+        PersonRef,
+        RemitClaim,
+        RemitLine,
+        ProviderAdjustment,
+        RemittanceRead,
+        Decimal,
+        date,
+        _LINE_FIELDS,
+        _BRIEF_FIELDS,
+        _ADJUSTMENT_FIELDS,
+        _PERSON_FIELDS,
+        _IMBALANCE_FIELDS,
+        Decimal(1),
+        object.__new__,
+    )

@@ -16,6 +16,7 @@ class Scanner:
         terminator: str,
         start: int,
         emit: bool,
+        kit: tuple[object, ...] | None = None,
     ) -> None: ...
     @property
     def bytes_read(self) -> int: ...

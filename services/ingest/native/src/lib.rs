@@ -15,7 +15,9 @@
 //!   of strings (id first) and the sums are decimal strings with the exponent Python's `Decimal` sum
 //!   would have. The Python side builds the remittance context from these with its own code.
 //! * emit=True (pass two): `(0, ordinal)` at ST, `(1, claim)` per CLP loop, `(2, plb)` per PLB and
-//!   `(3,)` at SE; see `claim_record` and `plb_record` for the tuples.
+//!   `(3,)` at SE; see `claim_record` for the tuples (bench/parse_835.py's claimline-core row).
+//! * emit=True with `kit` (pass two as the service runs it): the items themselves, exactly those
+//!   of the Python parser (RemitLine, ProviderAdjustment, RemittanceRead); see `Kit`.
 //!
 //! Amounts are handed over as the exact strings of the file (Python makes the `Decimal`); imbalances
 //! are computed here on scaled integers (exact) and handed over as decimal strings.
@@ -23,9 +25,10 @@
 #![allow(unexpected_cfgs)] // pyo3 0.22 `create_exception!` names a cfg newer rustc does not know
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::intern;
+use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
@@ -621,6 +624,401 @@ fn read_plb<'a>(els: &[&'a [u8]], component: u8, total: &mut Dec) -> R<Vec<(&'a 
     Ok(out)
 }
 
+
+// ------------------------------------------------------------------------------------ items
+
+/// What pass two needs to build the Python parser's items itself: the model classes, `Decimal`,
+/// `date`, the shared fields sets, the contexts of pass one. Given by `remit835._NativeBuilder.kit`.
+struct Kit {
+    contexts: PyObject,
+    service_line: PyObject,
+    brief: PyObject,
+    adjustment: PyObject,
+    imbalance: PyObject,
+    person: PyObject,
+    claim: PyObject,
+    remit_line: PyObject,
+    provider_adjustment: PyObject,
+    remittance_read: PyObject,
+    decimal: PyObject,
+    date: PyObject,
+    line_fields: PyObject,
+    brief_fields: PyObject,
+    adjustment_fields: PyObject,
+    person_fields: PyObject,
+    imbalance_fields: PyObject,
+    one: PyObject,
+    object_new: PyObject,
+}
+
+#[derive(Default)]
+struct Built {
+    context: Option<PyObject>,
+    context_holds: bool,
+    claims: u64,
+    lines: u64,
+    plb: u64,
+    last_reversal: Option<Vec<u8>>,
+    decimals: HashMap<Vec<u8>, PyObject, BuildHasherDefault<Fx>>,
+    dates: HashMap<Vec<u8>, PyObject, BuildHasherDefault<Fx>>,
+}
+
+const CLAIM_ALWAYS: [&str; 17] = [
+    "patient_control_number",
+    "status_code",
+    "charge",
+    "paid",
+    "patient_responsibility",
+    "payer_claim_control_number",
+    "filing_indicator",
+    "facility_code",
+    "frequency_code",
+    "patient",
+    "remarks",
+    "amounts",
+    "quantities",
+    "refs",
+    "adjustments",
+    "imbalance",
+    "lines",
+];
+
+fn set_generic(obj: &Bound<'_, PyAny>, name: &Bound<'_, PyString>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    // object.__setattr__: the frozen models' own __setattr__ refuses, as it should for everyone else.
+    let r = unsafe { pyo3::ffi::PyObject_GenericSetAttr(obj.as_ptr(), name.as_ptr(), value.as_ptr()) };
+    if r < 0 {
+        Err(PyErr::fetch(obj.py()))
+    } else {
+        Ok(())
+    }
+}
+
+impl Kit {
+    /// A model from values already checked, as `remit835._fast` makes it.
+    fn model<'py>(
+        &self,
+        py: Python<'py>,
+        cls: &PyObject,
+        values: Bound<'py, PyDict>,
+        fields: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let obj = self.object_new.bind(py).call1((cls.bind(py),))?;
+        set_generic(&obj, intern!(py, "__dict__"), values.as_any())?;
+        set_generic(&obj, intern!(py, "__pydantic_fields_set__"), fields)?;
+        let none = py.None().into_bound(py);
+        set_generic(&obj, intern!(py, "__pydantic_extra__"), &none)?;
+        set_generic(&obj, intern!(py, "__pydantic_private__"), &none)?;
+        Ok(obj)
+    }
+}
+
+impl Built {
+    fn decimal<'py>(&mut self, py: Python<'py>, kit: &Kit, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(v) = self.decimals.get(raw) {
+            return Ok(v.bind(py).clone());
+        }
+        if self.decimals.len() > 100_000 {
+            self.decimals.clear();
+        }
+        let v = kit.decimal.bind(py).call1((s(py, raw),))?;
+        self.decimals.insert(raw.to_vec(), v.clone().unbind());
+        Ok(v)
+    }
+
+    fn decimal_opt<'py>(&mut self, py: Python<'py>, kit: &Kit, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        if raw.is_empty() {
+            Ok(py.None().into_bound(py))
+        } else {
+            self.decimal(py, kit, raw)
+        }
+    }
+
+    fn date<'py>(&mut self, py: Python<'py>, kit: &Kit, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        if raw.is_empty() {
+            return Ok(py.None().into_bound(py));
+        }
+        if let Some(v) = self.dates.get(raw) {
+            return Ok(v.bind(py).clone());
+        }
+        if self.dates.len() > 100_000 {
+            self.dates.clear();
+        }
+        let n = |a: usize, b: usize| raw[a..b].iter().fold(0u32, |acc, c| acc * 10 + (c - b'0') as u32);
+        let v = kit.date.bind(py).call1((n(0, 4), n(4, 6), n(6, 8)))?;
+        self.dates.insert(raw.to_vec(), v.clone().unbind());
+        Ok(v)
+    }
+
+    fn adjustments<'py>(&mut self, py: Python<'py>, kit: &Kit, adjs: &[Adj]) -> PyResult<Bound<'py, PyTuple>> {
+        let mut out = Vec::with_capacity(adjs.len());
+        for a in adjs {
+            let d = PyDict::new_bound(py);
+            d.set_item(intern!(py, "group"), s(py, a.group))?;
+            d.set_item(intern!(py, "reason"), s(py, a.reason))?;
+            d.set_item(intern!(py, "amount"), self.decimal(py, kit, a.amount)?)?;
+            d.set_item(intern!(py, "quantity"), self.decimal_opt(py, kit, a.quantity)?)?;
+            out.push(kit.model(py, &kit.adjustment, d, kit.adjustment_fields.bind(py))?);
+        }
+        Ok(PyTuple::new_bound(py, out))
+    }
+
+    fn imbalance<'py>(
+        &mut self,
+        py: Python<'py>,
+        kit: &Kit,
+        level: &str,
+        rule: &str,
+        expected: &Bound<'py, PyAny>,
+        found: Option<Dec>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Some(found) = found else { return Ok(py.None().into_bound(py)) };
+        let d = PyDict::new_bound(py);
+        d.set_item(intern!(py, "level"), level)?;
+        d.set_item(intern!(py, "rule"), rule)?;
+        d.set_item(intern!(py, "expected"), expected)?;
+        d.set_item(intern!(py, "found"), self.decimal(py, kit, found.render().as_bytes())?)?;
+        kit.model(py, &kit.imbalance, d, kit.imbalance_fields.bind(py))
+    }
+
+    fn person<'py>(&self, py: Python<'py>, kit: &Kit, els: Option<&[&[u8]]>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(e) = els else { return Ok(None) };
+        let d = PyDict::new_bound(py);
+        for (key, i) in [(intern!(py, "last_name"), 3), (intern!(py, "first_name"), 4), (intern!(py, "member_id"), 9)] {
+            let v = get(e, i);
+            if v.is_empty() {
+                d.set_item(key, py.None())?;
+            } else {
+                d.set_item(key, s(py, v))?;
+            }
+        }
+        Ok(Some(kit.model(py, &kit.person, d, kit.person_fields.bind(py))?))
+    }
+
+    fn pairs_dict<'py>(
+        &mut self,
+        py: Python<'py>,
+        kit: &Kit,
+        pairs: &[(&[u8], &[u8])],
+        amounts: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new_bound(py);
+        for (k, v) in pairs {
+            if amounts {
+                d.set_item(s(py, k), self.decimal(py, kit, v)?)?;
+            } else {
+                d.set_item(s(py, k), s(py, v))?;
+            }
+        }
+        Ok(d)
+    }
+
+    /// One claim's RemitLine items, exactly as `_NativeBuilder.claim` (and so `read_claim` and
+    /// `_close_claim`) make them.
+    fn claim(&mut self, py: Python<'_>, kit: &Kit, c: &Claim, out: &mut Vec<PyObject>) -> PyResult<()> {
+        let context = match &self.context {
+            Some(ctx) => ctx.clone_ref(py),
+            None => return Err(PyValueError::new_err("claim outside a transaction set")),
+        };
+        let none = py.None().into_bound(py);
+        let mut lines = Vec::with_capacity(c.lines.len());
+        let mut briefs = Vec::with_capacity(c.lines.len());
+        for (i, l) in c.lines.iter().enumerate() {
+            let number = i + 1;
+            let charge = self.decimal(py, kit, get(l.els, 2))?;
+            let paid = self.decimal(py, kit, get(l.els, 3))?;
+            let units_paid = self.decimal_opt(py, kit, get(l.els, 5))?;
+            let original = self.decimal_opt(py, kit, get(l.els, 7))?;
+            let paid_units_truthy = !get(l.els, 5).is_empty() && amount(get(l.els, 5)).map_or(false, |d| d.v != 0);
+            let units_billed = if !original.is_none() {
+                original
+            } else if paid_units_truthy {
+                units_paid.clone()
+            } else {
+                kit.one.bind(py).clone()
+            };
+            let units_paid = if units_paid.is_none() { kit.one.bind(py).clone() } else { units_paid };
+            let served = self.date(py, kit, l.service_date)?;
+            let modifiers = PyTuple::new_bound(py, l.svc.modifiers.iter().map(|m| s(py, m)));
+            let d = PyDict::new_bound(py);
+            d.set_item(intern!(py, "line_number"), number)?;
+            d.set_item(intern!(py, "qualifier"), s(py, l.svc.qualifier))?;
+            d.set_item(intern!(py, "procedure_code"), s(py, l.svc.code))?;
+            d.set_item(intern!(py, "modifiers"), &modifiers)?;
+            match &l.submitted {
+                Some(p) => {
+                    d.set_item(intern!(py, "submitted_procedure_code"), s(py, p.code))?;
+                    d.set_item(
+                        intern!(py, "submitted_modifiers"),
+                        PyTuple::new_bound(py, p.modifiers.iter().map(|m| s(py, m))),
+                    )?;
+                }
+                None => {
+                    d.set_item(intern!(py, "submitted_procedure_code"), &none)?;
+                    d.set_item(intern!(py, "submitted_modifiers"), PyTuple::empty_bound(py))?;
+                }
+            }
+            d.set_item(intern!(py, "charge"), &charge)?;
+            d.set_item(intern!(py, "paid"), &paid)?;
+            d.set_item(intern!(py, "units_billed"), &units_billed)?;
+            d.set_item(intern!(py, "units_paid"), &units_paid)?;
+            d.set_item(intern!(py, "service_date"), &served)?;
+            d.set_item(intern!(py, "service_date_end"), self.date(py, kit, l.service_date_end)?)?;
+            if l.line_control.is_empty() {
+                d.set_item(intern!(py, "line_control_number"), &none)?;
+            } else {
+                d.set_item(intern!(py, "line_control_number"), s(py, l.line_control))?;
+            }
+            d.set_item(intern!(py, "allowed"), self.decimal_opt(py, kit, l.allowed)?)?;
+            d.set_item(intern!(py, "amounts"), self.pairs_dict(py, kit, &l.amounts, true)?)?;
+            d.set_item(intern!(py, "refs"), self.pairs_dict(py, kit, &l.refs, false)?)?;
+            d.set_item(intern!(py, "adjustments"), self.adjustments(py, kit, &l.adjustments)?)?;
+            d.set_item(intern!(py, "remarks"), PyTuple::new_bound(py, l.remarks.iter().map(|r| s(py, r))))?;
+            let imbalance = self.imbalance(py, kit, "line", "SVC02 - sum of line CAS = SVC03", &paid, l.found)?;
+            d.set_item(intern!(py, "imbalance"), &imbalance)?;
+            let line = kit.model(py, &kit.service_line, d, kit.line_fields.bind(py))?;
+            let b = PyDict::new_bound(py);
+            b.set_item(intern!(py, "line_number"), number)?;
+            b.set_item(intern!(py, "procedure_code"), s(py, l.svc.code))?;
+            b.set_item(intern!(py, "modifiers"), &modifiers)?;
+            b.set_item(intern!(py, "units"), &units_billed)?;
+            b.set_item(intern!(py, "charge"), &charge)?;
+            b.set_item(intern!(py, "paid"), &paid)?;
+            b.set_item(intern!(py, "service_date"), &served)?;
+            briefs.push(kit.model(py, &kit.brief, b, kit.brief_fields.bind(py))?);
+            lines.push((line, l.found.is_some()));
+        }
+        let clp = c.clp;
+        let fields = PySet::empty_bound(py)?;
+        for name in CLAIM_ALWAYS {
+            fields.add(PyString::intern_bound(py, name))?;
+        }
+        let text_or_none = |v: &[u8]| -> PyObject {
+            if v.is_empty() {
+                py.None()
+            } else {
+                s(py, v).into_any().unbind()
+            }
+        };
+        let pcn = get(clp, 1);
+        let status = get(clp, 2);
+        let paid = self.decimal(py, kit, get(clp, 4))?;
+        let patient = match self.person(py, kit, c.people[0])? {
+            Some(p) => p,
+            None => {
+                let d = PyDict::new_bound(py);
+                d.set_item(intern!(py, "last_name"), &none)?;
+                d.set_item(intern!(py, "first_name"), &none)?;
+                d.set_item(intern!(py, "member_id"), &none)?;
+                kit.model(py, &kit.person, d, PySet::empty_bound(py)?.as_any())?
+            }
+        };
+        let insured = self.person(py, kit, c.people[1])?;
+        let patient = match &insured {
+            Some(ins) if patient.getattr(intern!(py, "member_id"))?.is_none() => {
+                let d = PyDict::new_bound(py);
+                d.set_item(intern!(py, "last_name"), patient.getattr(intern!(py, "last_name"))?)?;
+                d.set_item(intern!(py, "first_name"), patient.getattr(intern!(py, "first_name"))?)?;
+                d.set_item(intern!(py, "member_id"), ins.getattr(intern!(py, "member_id"))?)?;
+                kit.model(py, &kit.person, d, kit.person_fields.bind(py))?
+            }
+            _ => patient,
+        };
+        let d = PyDict::new_bound(py);
+        d.set_item(intern!(py, "patient_control_number"), s(py, pcn))?;
+        d.set_item(intern!(py, "status_code"), s(py, status))?;
+        d.set_item(intern!(py, "charge"), self.decimal(py, kit, get(clp, 3))?)?;
+        d.set_item(intern!(py, "paid"), &paid)?;
+        d.set_item(intern!(py, "patient_responsibility"), self.decimal_opt(py, kit, get(clp, 5))?)?;
+        d.set_item(intern!(py, "payer_claim_control_number"), text_or_none(get(clp, 7)))?;
+        d.set_item(intern!(py, "filing_indicator"), text_or_none(get(clp, 6)))?;
+        d.set_item(intern!(py, "patient"), &patient)?;
+        match &insured {
+            Some(ins) => {
+                d.set_item(intern!(py, "insured"), ins)?;
+                fields.add(intern!(py, "insured"))?;
+            }
+            None => d.set_item(intern!(py, "insured"), &none)?,
+        }
+        match self.person(py, kit, c.people[2])? {
+            Some(p) => {
+                d.set_item(intern!(py, "corrected_patient"), p)?;
+                fields.add(intern!(py, "corrected_patient"))?;
+            }
+            None => d.set_item(intern!(py, "corrected_patient"), &none)?,
+        }
+        match c.rendering_npi {
+            Some(npi) => {
+                d.set_item(intern!(py, "rendering_npi"), text_or_none(npi))?;
+                fields.add(intern!(py, "rendering_npi"))?;
+            }
+            None => d.set_item(intern!(py, "rendering_npi"), &none)?,
+        }
+        match c.rendering {
+            Some(e) => {
+                let parts: Vec<&str> = [get(e, 4), get(e, 3)]
+                    .iter()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| unsafe { std::str::from_utf8_unchecked(p) })
+                    .collect();
+                if parts.is_empty() {
+                    d.set_item(intern!(py, "rendering_name"), &none)?;
+                } else {
+                    d.set_item(intern!(py, "rendering_name"), parts.join(" "))?;
+                }
+                fields.add(intern!(py, "rendering_name"))?;
+            }
+            None => d.set_item(intern!(py, "rendering_name"), &none)?,
+        }
+        d.set_item(intern!(py, "facility_code"), text_or_none(get(clp, 8)))?;
+        d.set_item(intern!(py, "frequency_code"), text_or_none(get(clp, 9)))?;
+        for (k, name) in ["statement_from", "statement_to", "received_date"].iter().enumerate() {
+            let key = PyString::intern_bound(py, name);
+            match c.dates[k] {
+                Some(raw) => {
+                    d.set_item(&key, self.date(py, kit, raw)?)?;
+                    fields.add(&key)?;
+                }
+                None => d.set_item(&key, &none)?,
+            }
+        }
+        d.set_item(intern!(py, "remarks"), PyTuple::new_bound(py, c.remarks.iter().map(|r| s(py, r))))?;
+        d.set_item(intern!(py, "amounts"), self.pairs_dict(py, kit, &c.amounts, true)?)?;
+        d.set_item(intern!(py, "quantities"), self.pairs_dict(py, kit, &c.quantities, true)?)?;
+        d.set_item(intern!(py, "refs"), self.pairs_dict(py, kit, &c.refs, false)?)?;
+        d.set_item(intern!(py, "adjustments"), self.adjustments(py, kit, &c.adjustments)?)?;
+        let imbalance = self.imbalance(py, kit, "claim", "CLP03 - sum of claim and line CAS = CLP04", &paid, c.found)?;
+        d.set_item(intern!(py, "imbalance"), &imbalance)?;
+        d.set_item(intern!(py, "lines"), PyTuple::new_bound(py, briefs))?;
+        self.claims += 1;
+        let mut follows = false;
+        if status == b"22" {
+            self.last_reversal = Some(pcn.to_vec());
+        } else if self.last_reversal.as_deref() == Some(pcn) {
+            follows = true;
+            fields.add(intern!(py, "follows_reversal"))?;
+            self.last_reversal = None;
+        }
+        d.set_item(intern!(py, "follows_reversal"), follows)?;
+        let claim = kit.model(py, &kit.claim, d, fields.as_any())?;
+        let ordinal = self.claims;
+        let hold = self.context_holds || c.found.is_some();
+        for (line, unbalanced) in lines {
+            self.lines += 1;
+            let item = kit.object_new.bind(py).call1((kit.remit_line.bind(py),))?;
+            let v = PyDict::new_bound(py);
+            v.set_item(intern!(py, "remittance"), &context)?;
+            v.set_item(intern!(py, "claim"), &claim)?;
+            v.set_item(intern!(py, "line"), line)?;
+            v.set_item(intern!(py, "claim_ordinal"), ordinal)?;
+            let posting = if hold || unbalanced { intern!(py, "hold") } else { intern!(py, "auto") };
+            v.set_item(intern!(py, "posting"), posting)?;
+            set_generic(&item, intern!(py, "__dict__"), v.as_any())?;
+            out.push(item.unbind());
+        }
+        Ok(())
+    }
+}
+
 // ------------------------------------------------------------------------------------ reading
 
 struct Reader {
@@ -700,6 +1098,12 @@ struct Scanner {
     out: Vec<PyObject>,
     done: bool,
     failed: Option<String>,
+    kit: Option<Kit>,
+    built: Built,
+}
+
+fn internal(e: PyErr) -> String {
+    format!("internal: {e}")
 }
 
 fn owned(els: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -722,7 +1126,9 @@ impl Scanner {
         if claim.paid.v != 0 {
             tx.claims_paid = tx.claims_paid.add(claim.paid);
         }
-        if self.emit {
+        if let Some(kit) = &self.kit {
+            self.built.claim(py, kit, &claim, &mut self.out).map_err(internal)?;
+        } else if self.emit {
             self.out.push((1, claim_record(py, &claim)).into_py(py));
         }
         drop(claim);
@@ -761,7 +1167,23 @@ impl Scanner {
                         split(raw, self.element, &mut els);
                         let tx = self.tx.as_mut().unwrap();
                         let pairs_read = read_plb(&els, self.component, &mut tx.plb_total)?;
-                        if self.emit {
+                        if let Some(kit) = &self.kit {
+                            let built = &mut self.built;
+                            let context = built.context.as_ref().map(|c| c.clone_ref(py)).ok_or("PLB outside")?;
+                            let period = built.date(py, kit, get(&els, 2)).map_err(internal)?;
+                            for (reason, reference, raw) in &pairs_read {
+                                built.plb += 1;
+                                let amount = built.decimal(py, kit, raw).map_err(internal)?;
+                                let reference: PyObject =
+                                    if reference.is_empty() { py.None() } else { s(py, reference).into_any().unbind() };
+                                let item = kit
+                                    .provider_adjustment
+                                    .bind(py)
+                                    .call1((&context, s(py, get(&els, 1)), &period, s(py, reason), reference, amount, built.plb))
+                                    .map_err(internal)?;
+                                self.out.push(item.unbind());
+                            }
+                        } else if self.emit {
                             let triples: Vec<PyObject> = pairs_read
                                 .iter()
                                 .map(|(r, f, a)| (s(py, r), s(py, f), s(py, a)).into_py(py))
@@ -828,7 +1250,13 @@ impl Scanner {
                 self.ordinal += 1;
                 self.transactions += 1;
                 self.tx = Some(Tx { ordinal: self.ordinal, st: owned(&els), count: 1, ..Default::default() });
-                if self.emit {
+                if let Some(kit) = &self.kit {
+                    let context = kit.contexts.bind(py).get_item(self.ordinal).map_err(internal)?;
+                    let b = &mut self.built;
+                    b.context_holds = !context.getattr(intern!(py, "imbalance")).map_err(internal)?.is_none();
+                    b.context = Some(context.unbind());
+                    (b.claims, b.lines, b.plb, b.last_reversal) = (0, 0, 0, None);
+                } else if self.emit {
                     self.out.push((0, self.ordinal).into_py(py));
                 }
             }
@@ -843,7 +1271,16 @@ impl Scanner {
                 if get(&els, 2) != get_owned(&tx.st, 2) || get(&els, 1) != tx.count.to_string().as_bytes() {
                     return no("SE01/SE02");
                 }
-                if self.emit {
+                if let Some(kit) = &self.kit {
+                    let b = &self.built;
+                    let context = b.context.as_ref().ok_or("SE outside")?;
+                    let item = kit
+                        .remittance_read
+                        .bind(py)
+                        .call1((context.bind(py), b.claims, b.lines, b.plb))
+                        .map_err(internal)?;
+                    self.out.push(item.unbind());
+                } else if self.emit {
                     self.out.push((3,).into_py(py));
                 } else {
                     let (gs06, gs08) = self.gs.as_ref().unwrap();
@@ -921,7 +1358,46 @@ fn get_owned(els: &[Vec<u8>], i: usize) -> &[u8] {
 #[pymethods]
 impl Scanner {
     #[new]
-    fn new(path: std::path::PathBuf, element: &str, component: &str, terminator: &str, start: u64, emit: bool) -> PyResult<Self> {
+    #[pyo3(signature = (path, element, component, terminator, start, emit, kit=None))]
+    fn new(
+        path: std::path::PathBuf,
+        element: &str,
+        component: &str,
+        terminator: &str,
+        start: u64,
+        emit: bool,
+        kit: Option<&Bound<'_, PyTuple>>,
+    ) -> PyResult<Self> {
+        let kit = match kit {
+            Some(k) => {
+                let at = |i: usize| -> PyResult<PyObject> { Ok(k.get_item(i)?.unbind()) };
+                if k.len() != 19 {
+                    return Err(PyValueError::new_err("kit must have 19 items"));
+                }
+                Some(Kit {
+                    contexts: at(0)?,
+                    service_line: at(1)?,
+                    brief: at(2)?,
+                    adjustment: at(3)?,
+                    imbalance: at(4)?,
+                    person: at(5)?,
+                    claim: at(6)?,
+                    remit_line: at(7)?,
+                    provider_adjustment: at(8)?,
+                    remittance_read: at(9)?,
+                    decimal: at(10)?,
+                    date: at(11)?,
+                    line_fields: at(12)?,
+                    brief_fields: at(13)?,
+                    adjustment_fields: at(14)?,
+                    person_fields: at(15)?,
+                    imbalance_fields: at(16)?,
+                    one: at(17)?,
+                    object_new: at(18)?,
+                })
+            }
+            None => None,
+        };
         let one = |d: &str| -> PyResult<u8> {
             match d.as_bytes() {
                 [c] if c.is_ascii() => Ok(*c),
@@ -946,6 +1422,8 @@ impl Scanner {
             out: Vec::new(),
             done: false,
             failed: None,
+            kit,
+            built: Built::default(),
         })
     }
 
@@ -969,6 +1447,9 @@ impl Scanner {
         if let Err(why) = self.step(py) {
             self.failed = Some(why.clone());
             self.out.clear();
+            if why.starts_with("internal: ") {
+                return Err(PyRuntimeError::new_err(why)); // a bug here, not something in the file
+            }
             return Err(Unsupported::new_err(why));
         }
         let batch = std::mem::take(&mut self.out);

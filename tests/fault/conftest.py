@@ -26,8 +26,10 @@ def fault_env(kafka_bootstrap: str, database_url: str, workdir: Path) -> dict[st
         "CLAIMLINE_DROP_DIR": str(workdir / "drop"),
         "CLAIMLINE_DROP_POLL_SECONDS": "0.2",
         "CLAIMLINE_OUTBOX_IDLE_SECONDS": "0.05",
-        # Small relay batches: a relay in progress spans many transactions, so a kill can land inside it.
-        "CLAIMLINE_OUTBOX_BATCH": "25",
+        # Small relay and consumer batches: a file spans many transactions of each, so a kill, a broker
+        # stop or a database restart lands between them, as it would with a file much larger than these.
+        "CLAIMLINE_OUTBOX_BATCH": "10",
+        "CLAIMLINE_CONSUMER_BATCH": "20",
         "CLAIMLINE_TRANSIENT_RETRY_SECONDS": "0.5",
         "CLAIMLINE_LOG_LEVEL": "INFO",
     }

@@ -52,7 +52,7 @@ async def test_one_replica_of_each_service_killed_mid_stream(
     system = replicated
     tenant = Tenant.register(system, "replicas")
     remittance = write_remittance(tmp_path / "large.835", tenant)
-    claims = write_claims(tmp_path / "large.837", tenant, claims=100)
+    claims = write_claims(tmp_path / "large.837", tenant, claims=60)
     lines, claim_lines = parsed_lines(remittance), parsed_lines(claims)
     drop = Path(system.env["CLAIMLINE_DROP_DIR"])
     for path in (remittance, claims):

@@ -22,6 +22,7 @@ from shared.schemas import topics
 from tests.support.faults import (
     Tenant,
     count_lines,
+    ingest_in_background,
     parsed_lines,
     read_model_lines,
     settle_exactly,
@@ -109,10 +110,11 @@ async def test_a_consumer_killed_mid_stream_loses_and_repeats_nothing(
             )
         return await count_lines(engine, tenant.practice_id)
 
-    system.claimline("ingest", str(path))
+    ingesting = ingest_in_background(system, path)
     arrived = await strike_mid_stream(progress, len(expected), lambda: system.kill(service))
     assert 0 < arrived < len(expected), f"{service} was killed after {arrived} of {len(expected)} lines"
 
+    await ingesting
     system.restart(service)
     await settle_exactly(lambda: read_model_lines(engine, tenant.practice_id), expected)
     await settle_exactly(lambda: work_item_lines(engine, tenant.practice_id, "denial"), expected, quiet=0)
@@ -124,7 +126,7 @@ async def test_auths_killed_mid_stream_checks_every_claim_line_once(
 ):
     system = whole_system
     tenant = Tenant.register(system, "kill-auths")
-    path = write_claims(tmp_path / "large.837", tenant, claims=200)
+    path = write_claims(tmp_path / "large.837", tenant, claims=80)
     expected = parsed_lines(path)
 
     async def progress() -> int:
@@ -135,10 +137,11 @@ async def test_auths_killed_mid_stream_checks_every_claim_line_once(
             .where(auth_claims.c.practice_id == tenant.practice_id),
         )
 
-    system.claimline("ingest", str(path))
+    ingesting = ingest_in_background(system, path)
     arrived = await strike_mid_stream(progress, len(expected), lambda: system.kill("auths"))
     assert 0 < arrived < len(expected), f"auths was killed after {arrived} of {len(expected)} claims"
 
+    await ingesting
     system.restart("auths")
     await settle_exactly(lambda: work_item_lines(engine, tenant.practice_id, "auth"), expected)
     assert await progress() == len(expected)

@@ -31,9 +31,10 @@ from tests.support.system import LiveSystem
 
 DOS = date(2026, 9, 14)
 LINES_PER_CLAIM = 4
-# Large enough that a kill lands while lines are still flowing (the services decide and queue roughly
-# 50-150 lines a second each on a busy 2-core machine), small enough for the fault suite to stay short.
-LARGE_FILE_LINES = 600
+# Large enough that a kill lands while lines are still flowing (one at a time the services decide and
+# queue 50-150 lines a second on a busy 2-core machine, in batches of CLAIMLINE_CONSUMER_BATCH many
+# more), small enough for the fault suite to stay short.
+LARGE_FILE_LINES = 1000
 
 
 def random_npi() -> str:
@@ -167,12 +168,23 @@ async def count_items(engine: AsyncEngine, practice_id: str, kind: str) -> int:
     return len(await work_item_lines(engine, practice_id, kind))
 
 
+def ingest_in_background(system: LiveSystem, *paths: Path) -> asyncio.Task[None]:
+    """`claimline ingest` each file in turn, off the test's event loop, so the test watches the lines
+    flow (and strikes) while the command still publishes them. Await the task to see it succeeded."""
+
+    def run() -> None:
+        for path in paths:
+            system.claimline("ingest", str(path))
+
+    return asyncio.create_task(asyncio.to_thread(run))
+
+
 async def strike_mid_stream(
     progress: Callable[[], Awaitable[int]],
     total: int,
     strike: Callable[[], object],
     timeout: float = 180.0,
-    interval: float = 0.1,
+    interval: float = 0.02,
 ) -> int:
     """Wait until the first of `total` lines arrived, strike at once, and return how
     many had arrived. The caller asserts the strike really landed mid-stream (0 < arrived < total)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,7 +17,7 @@ from services.denials.domain.classify import OfficialText, Pricer, classify
 from services.denials.domain.routing import RoutingConfig, load_routing
 from services.denials.domain.rulepack import RuleFinding, RulePack, ScrubClaim, explain_denial, scrub
 from shared.runtime.broker import PracticeMismatch
-from shared.runtime.db import enqueue, first_time, outbox_row
+from shared.runtime.db import enqueue, first_time, first_times, outbox_row, to_apply
 from shared.runtime.settings import Settings
 from shared.schemas import (
     ClaimScrubbed,
@@ -166,6 +168,27 @@ async def handle_claim_submitted(
     return verdict
 
 
+def _not_the_owner(event: RemitLineReceived) -> PracticeMismatch:
+    return PracticeMismatch(
+        f"remit line {event.event_id} was decided for another practice; refusing practice "
+        f"{event.practice_id!r}"
+    )
+
+
+def _decision_row(event: RemitLineReceived, decision: LineDecision) -> dict[str, Any]:
+    return {
+        "source_event_id": event.event_id,
+        "decision_event_id": decision.event_id,
+        "practice_id": decision.practice_id,
+        "category": decision.category.value,
+        "queue": decision.queue,
+        "priority": decision.priority,
+        "amount_at_risk": decision.amount_at_risk,
+        "decision": decision.model_dump(mode="json"),
+        "summary": decision.summary,
+    }
+
+
 async def handle_remit_line(
     engine: AsyncEngine, settings: Settings, rules: Rulebook, event: RemitLineReceived, today: date
 ) -> LineDecision | None:
@@ -177,27 +200,50 @@ async def handle_remit_line(
             )
         ).scalar_one_or_none()
         if owner is not None and owner != event.practice_id:
-            raise PracticeMismatch(
-                f"remit line {event.event_id} was decided for another practice; refusing practice "
-                f"{event.practice_id!r}"
-            )
+            raise _not_the_owner(event)
         if not await first_time(conn, processed_events, CONSUMER, event.event_id):
             return None
         decision = decide(rules, event, today)
         await conn.execute(
-            pg_insert(decisions)
-            .values(
-                source_event_id=event.event_id,
-                decision_event_id=decision.event_id,
-                practice_id=decision.practice_id,
-                category=decision.category.value,
-                queue=decision.queue,
-                priority=decision.priority,
-                amount_at_risk=decision.amount_at_risk,
-                decision=decision.model_dump(mode="json"),
-                summary=decision.summary,
-            )
-            .on_conflict_do_nothing()
+            pg_insert(decisions).values(**_decision_row(event, decision)).on_conflict_do_nothing()
         )
         await enqueue(conn, outbox, [outbox_row(settings.topic(topics.DENIALS_DECISIONS), decision)])
     return decision
+
+
+async def handle_remit_lines(
+    engine: AsyncEngine,
+    settings: Settings,
+    rules: Rulebook,
+    events: Sequence[RemitLineReceived],
+    today: date,
+) -> list[LineDecision]:
+    """Decide a batch of lines in ONE transaction, with the same effects as `handle_remit_line` on each in
+    turn: one ownership query, one processed-events insert, one decisions insert, one outbox insert.
+
+    Any line that cannot be applied (a practice mismatch, a rule that crashes) raises and rolls the whole
+    batch back; the consumer then applies the lines one at a time with `handle_remit_line`, so only that
+    line is dead-lettered. Returns the decisions made (none for lines already applied)."""
+    if not events:
+        return []
+    async with engine.begin() as conn:
+        ids = [event.event_id for event in events]
+        found = await conn.execute(
+            select(decisions.c.source_event_id, decisions.c.practice_id).where(
+                decisions.c.source_event_id.in_(ids)
+            )
+        )
+        owners = {row.source_event_id: row.practice_id for row in found}
+        for event in events:  # a line decided earlier, or earlier in this batch, keeps its practice
+            if owners.setdefault(event.event_id, event.practice_id) != event.practice_id:
+                raise _not_the_owner(event)
+        fresh = to_apply(events, await first_times(conn, processed_events, CONSUMER, ids))
+        made = [(event, decide(rules, event, today)) for event in fresh]
+        if made:
+            await conn.execute(
+                pg_insert(decisions).on_conflict_do_nothing(),
+                [_decision_row(event, decision) for event, decision in made],
+            )
+            topic = settings.topic(topics.DENIALS_DECISIONS)
+            await enqueue(conn, outbox, [outbox_row(topic, decision) for _, decision in made])
+    return [decision for _, decision in made]

@@ -8,6 +8,11 @@ Delivery rules (DESIGN.md, "Delivery"):
   the partition moves on;
 - a transient failure (database or broker unreachable) is retried: the offset is not committed and
   the consumer seeks back to the message after a pause, so nothing is skipped while PostgreSQL restarts.
+
+The hot path (remit lines into denials, decisions into queues) consumes in batches (`consume_batch`):
+up to CLAIMLINE_CONSUMER_BATCH records per poll, each decoded on its own, the valid ones applied in one
+database transaction, one offset commit per batch after it; a batch that fails for a permanent reason
+is applied again one message at a time, so poison still goes alone to the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from faststream import BaseMiddleware
@@ -92,6 +97,8 @@ def observe_middleware(service: str) -> Callable[..., BaseMiddleware]:
         async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
             raw = msg.raw_message
             handler = handler_name(self.context)
+            if isinstance(raw, tuple):  # a batch subscriber: still one count and one timing per message
+                return await observe_batch(service, handler, raw, call_next, msg)
             outcome = Outcome()
             token = _outcome.set(outcome)
             started = time.perf_counter()
@@ -115,6 +122,63 @@ def observe_middleware(service: str) -> Callable[..., BaseMiddleware]:
     return Observe
 
 
+_batch_outcomes: ContextVar[list[Outcome] | None] = ContextVar("claimline_batch_outcomes", default=None)
+
+
+async def observe_batch(
+    service: str,
+    handler: str,
+    records: tuple[Any, ...],
+    call_next: Callable[[Any], Awaitable[Any]],
+    msg: Any,
+) -> Any:
+    """A batch is counted message by message: each processed or dead-lettered one (`consume_batch` marks
+    its outcome), or all of them failed when the batch is retried. Each is timed with the batch's time,
+    the time from reaching its handler to its outcome."""
+    outcomes = [Outcome() for _ in records]
+    token = _batch_outcomes.set(outcomes)
+    started = time.perf_counter()
+    failed = False
+    try:
+        with structlog.contextvars.bound_contextvars(
+            topic=records[0].topic if records else None, handler=handler, batch_size=len(records)
+        ):
+            return await call_next(msg)
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        _batch_outcomes.reset(token)
+        seconds = time.perf_counter() - started
+        for record, outcome in zip(records, outcomes, strict=True):
+            record_handler(service, record.topic, handler, outcome, failed, seconds)
+
+
+async def publish_dead_letter(broker: KafkaBroker, service: str, raw: Any, exc: BaseException) -> None:
+    """Publish one record to `<topic>.dlq`, unchanged, with the reason and its origin in headers."""
+    headers = {
+        "dlq-reason": describe(exc),
+        "dlq-error-type": type(exc).__name__,
+        "dlq-topic": raw.topic,
+        "dlq-partition": str(raw.partition),
+        "dlq-offset": str(raw.offset),
+        "dlq-consumer": service,
+    }
+    await broker.publish(
+        raw.value if raw.value is not None else b"",
+        topic=dead_letter(raw.topic),
+        key=raw.key,
+        headers=headers,
+    )
+    log.error(
+        "message dead-lettered",
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        error=type(exc).__name__,
+    )
+
+
 def dead_letter_middleware(
     broker: KafkaBroker, service: str, settings: Settings
 ) -> Callable[..., BaseMiddleware]:
@@ -126,6 +190,17 @@ def dead_letter_middleware(
             try:
                 return await call_next(msg)
             except Exception as exc:
+                if isinstance(raw, tuple):
+                    # `consume_batch` dead-letters each poison message itself; what escapes it (the
+                    # database or broker unreachable) is retried: the whole batch, from its first offsets.
+                    log.warning(
+                        "batch failed, will retry",
+                        topic=raw[0].topic if raw else None,
+                        size=len(raw),
+                        error=type(exc).__name__,
+                    )
+                    await asyncio.sleep(settings.transient_retry_seconds)
+                    raise
                 if is_transient(exc):
                     log.warning(
                         "transient failure, will retry",
@@ -136,29 +211,9 @@ def dead_letter_middleware(
                     )
                     await asyncio.sleep(settings.transient_retry_seconds)
                     raise
-                headers = {
-                    "dlq-reason": describe(exc),
-                    "dlq-error-type": type(exc).__name__,
-                    "dlq-topic": raw.topic,
-                    "dlq-partition": str(raw.partition),
-                    "dlq-offset": str(raw.offset),
-                    "dlq-consumer": service,
-                }
-                await broker.publish(
-                    raw.value if raw.value is not None else b"",
-                    topic=dead_letter(raw.topic),
-                    key=raw.key,
-                    headers=headers,
-                )
+                await publish_dead_letter(broker, service, raw, exc)
                 if (outcome := _outcome.get()) is not None:
                     outcome.dead_lettered = True
-                log.error(
-                    "message dead-lettered",
-                    topic=raw.topic,
-                    partition=raw.partition,
-                    offset=raw.offset,
-                    error=type(exc).__name__,
-                )
                 return None
 
     return DeadLetter
@@ -185,18 +240,84 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
     return broker
 
 
-def subscriber_options(service: str, consumer: str, settings: Settings) -> dict[str, Any]:
+def subscriber_options(
+    service: str, consumer: str, settings: Settings, *, batch: bool = False
+) -> dict[str, Any]:
     """Every consumer: a named group (replicas share the work), earliest offset, commit after success.
 
     `CLAIMLINE_CONSUMER_GROUP_SUFFIX` gives a service new groups: it then reads every topic from the
     beginning again (a replay), which the idempotent handlers turn into no change at all.
+
+    `batch=True`: the handler gets up to CLAIMLINE_CONSUMER_BATCH records per poll (whatever has arrived,
+    never waiting to fill a batch) and hands them to `consume_batch`; the offsets of the whole batch are
+    committed once, after it returned, and a failed batch is sought back to its first offsets.
     """
-    return {
+    options: dict[str, Any] = {
         "group_id": f"claimline.{service}.{consumer}{settings.consumer_group_suffix}",
         "auto_offset_reset": "earliest",
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "max_poll_interval_ms": 300_000,
     }
+    if batch:
+        options |= {"batch": True, "max_records": settings.consumer_batch, "batch_timeout_ms": 100}
+    return options
+
+
+E = TypeVar("E")
+
+
+async def consume_batch(
+    broker: KafkaBroker,
+    service: str,
+    message: Any,
+    decode: Callable[[bytes], E],
+    one: Callable[[E], Awaitable[object]],
+    many: Callable[[list[E]], Awaitable[object]],
+) -> None:
+    """Apply one polled batch (`message.raw_message`, a tuple of records) with at-least-once delivery.
+
+    1. Each record is decoded and validated on its own; one that is not the contract is set aside as a
+       dead letter and the others go on.
+    2. The valid ones are applied by `many` in ONE database transaction (bulk statements).
+    3. If that transaction fails for a permanent reason (a rule crashing on one event, a practice
+       mismatch), nothing of it was written: the events are applied again one at a time by `one`, the
+       per-message path, and those that still fail are set aside as dead letters.
+    4. Only when every database effect is committed are the dead letters published (in offset order),
+       then this returns and the offsets of the whole batch are committed once.
+
+    A transient failure (database or broker unreachable) at any step propagates: nothing is committed
+    to Kafka and nothing was dead-lettered yet, the batch is retried from its first offsets, and the
+    idempotent handlers skip what a fallback had already applied.
+    """
+    records: Sequence[Any] = message.raw_message
+    outcomes = _batch_outcomes.get() or [Outcome() for _ in records]
+    dead: list[tuple[int, BaseException]] = []
+    valid: list[tuple[int, E]] = []
+    for index, record in enumerate(records):
+        try:
+            valid.append((index, decode(record.value if record.value is not None else b"")))
+        except Exception as exc:  # not JSON, not the contract: can never succeed
+            dead.append((index, exc))
+    try:
+        await many([event for _, event in valid])
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning("batch not applied, applying its messages one at a time", error=type(exc).__name__)
+        for index, event in valid:
+            record = records[index]
+            try:
+                with structlog.contextvars.bound_contextvars(
+                    partition=record.partition, offset=record.offset, **correlation_fields(record.value)
+                ):
+                    await one(event)
+            except Exception as failure:
+                if is_transient(failure):
+                    raise
+                dead.append((index, failure))
+    for index, reason in sorted(dead, key=lambda found: found[0]):
+        await publish_dead_letter(broker, service, records[index], reason)
+        outcomes[index].dead_lettered = True
 
 
 def encode(payload: str) -> bytes:

@@ -11,10 +11,10 @@ Each service owns one PostgreSQL schema. Every service schema has the same two b
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -96,6 +96,38 @@ async def first_time(conn: AsyncConnection, processed: Table, consumer: str, eve
         .returning(processed.c.event_id)
     )
     return result.first() is not None
+
+
+async def first_times(
+    conn: AsyncConnection, processed: Table, consumer: str, event_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """The batch form of `first_time`: record every id in one statement and return those `consumer` had
+    not applied before (`INSERT … ON CONFLICT DO NOTHING RETURNING`)."""
+    ids = list(dict.fromkeys(event_ids))
+    if not ids:
+        return set()
+    result = await conn.execute(
+        pg_insert(processed)
+        .values([{"consumer": consumer, "event_id": event_id} for event_id in ids])
+        .on_conflict_do_nothing()
+        .returning(processed.c.event_id)
+    )
+    return {row[0] for row in result}
+
+
+E = TypeVar("E", bound=Envelope)
+
+
+def to_apply(events: Iterable[E], first: set[uuid.UUID]) -> list[E]:
+    """The events of a batch to apply: those applied for the first time, once each (a batch may hold the
+    same event twice, e.g. a producer retry), in batch order."""
+    seen: set[uuid.UUID] = set()
+    todo = []
+    for candidate in events:
+        if candidate.event_id in first and candidate.event_id not in seen:
+            seen.add(candidate.event_id)
+            todo.append(candidate)
+    return todo
 
 
 def outbox_row(topic: str, event: Envelope) -> dict[str, Any]:

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8080, alias="CLAIMLINE_GATEWAY_PORT")
     gateway_workers: int = Field(1, ge=1, le=64, alias="CLAIMLINE_GATEWAY_WORKERS")
     outbox_batch: int = Field(500, alias="CLAIMLINE_OUTBOX_BATCH")
+    consumer_batch: int = Field(
+        500,
+        ge=1,
+        alias="CLAIMLINE_CONSUMER_BATCH",
+        description="most records a batch consumer (remit lines, decisions) applies in one transaction",
+    )
     outbox_idle_seconds: float = Field(0.2, alias="CLAIMLINE_OUTBOX_IDLE_SECONDS")
     transient_retry_seconds: float = Field(1.0, alias="CLAIMLINE_TRANSIENT_RETRY_SECONDS")
     shutdown_grace_seconds: float = Field(

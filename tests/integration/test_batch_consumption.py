@@ -73,6 +73,12 @@ async def count_decisions(engine: Any, event_ids: Sequence[uuid.UUID]) -> int:
         return int((await conn.execute(query)).scalar_one())
 
 
+async def relayed(engine: Any) -> bool:
+    """The denials outbox is empty: every decision written so far has been published."""
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(denials_outbox))).scalar_one()) == 0
+
+
 async def published_decisions(settings: Settings, expect: int) -> list[str]:
     records = await read_all(
         settings.kafka_bootstrap_servers,
@@ -104,6 +110,7 @@ async def test_a_poison_message_in_a_batch_goes_alone_to_the_dead_letter_topic(s
             return await count_decisions(engine, ids) == len(good)
 
         assert await eventually(all_decided, timeout=60)
+        assert await eventually(lambda: relayed(engine), timeout=60)
         dead = await read_all(settings.kafka_bootstrap_servers, topics.dead_letter(source), expect=2)
 
     assert [d.value for d in dead] == [values[4], values[9]]
@@ -142,6 +149,7 @@ async def test_a_batch_that_fails_on_one_event_is_applied_one_at_a_time(settings
             return await count_decisions(engine, others) == len(others)
 
         assert await eventually(others_decided, timeout=60)
+        assert await eventually(lambda: relayed(engine), timeout=60)
         dead = await read_all(settings.kafka_bootstrap_servers, topics.dead_letter(source), expect=1)
 
     assert len(dead) == 1
@@ -174,6 +182,7 @@ async def test_a_redelivered_batch_changes_nothing(settings, engine, monkeypatch
             return await count_decisions(engine, ids) == len(ids)
 
         assert await eventually(decided, timeout=60)
+        assert await eventually(lambda: relayed(engine), timeout=60)
         assert sorted(await published_decisions(settings, len(ids))) == sorted(map(str, ids))
 
     calls = Calls(monkeypatch)
@@ -188,11 +197,9 @@ async def test_a_redelivered_batch_changes_nothing(settings, engine, monkeypatch
         rules = denials_rules(settings)
         again = await denials_app.handle_remit_lines(engine, settings, rules, [*lines, lines[0]], TODAY)
         assert again == []
+        assert await eventually(lambda: relayed(engine), timeout=60)
 
     assert await count_decisions(engine, ids) == len(ids)
-    async with engine.connect() as conn:
-        pending = (await conn.execute(select(func.count()).select_from(denials_outbox))).scalar_one()
-    assert pending == 0, "nothing left to publish"
     assert sorted(await published_decisions(settings, len(ids))) == sorted(map(str, ids))
     assert calls.singles == []
 

@@ -128,7 +128,7 @@ def run_demo(keep_running: bool = True) -> int:
     for username, _, _ in DEMO_USERS:
         print_queue(url, tokens[username], limit=200)
     if keep_running:
-        print(f"\nThe gateway keeps serving at {url} (API docs at {url}/docs).")
+        print(f"\nThe gateway keeps serving at {url} (API docs: {url}/docs; console: {url}/console/).")
         print(f"Demo users' API tokens are in {token_file}; e.g.")
         print(f"  claimline queues --token {tokens['dana.biller']}")
         print("Stop everything with: claimline services down && claimline stack down")

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import NoReturn
 
+import hypothesis
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
@@ -22,6 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.runtime.settings import Settings
 from tests.support.strict import unavailable
+
+# Tests check behaviour, never wall-clock time: Hypothesis's per-example deadline and its "too slow"
+# health check are timing checks that fail on a busy machine, so they are off for every property test.
+hypothesis.settings.register_profile(
+    "claimline", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("claimline")
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "x12"

@@ -26,6 +26,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,8 @@ async def postgres_ceiling(database_url: str, payload: bytes, count: int) -> tup
         " charge numeric(14,2), paid numeric(14,2), decision jsonb)"
     )
     text = payload.decode()
-    rows = [(uuid.uuid4(), f"p{n % 20}", f"C{n // 3}", n % 3 + 1, 850, 412.18, text) for n in range(count)]
+    charge, paid = Decimal("850.00"), Decimal("412.18")
+    rows = [(uuid.uuid4(), f"p{n % 20}", f"C{n // 3}", n % 3 + 1, charge, paid, text) for n in range(count)]
     sql = "INSERT INTO ceiling VALUES ($1, $2, $3, $4, $5, $6, $7)"
     started = time.perf_counter()
     for start in range(0, count, 500):

@@ -66,7 +66,7 @@ PARSER_PATHS = (  # the files claimline's number depends on
     "shared/schemas/events.py",
     "shared/schemas/envelope.py",
 )
-CLAIMLINE_ROWS = ("claimline", "claimline-core", "claimline-python")
+CLAIMLINE_ROWS = ("claimline-tables", "claimline", "claimline-core", "claimline-python")
 ALL_PARSERS = (*CLAIMLINE_ROWS, "oxedi", "oxedi-stream", "oxedi-rows", "pyx12", "pyx12-context")
 DEFAULT_PARSERS = ALL_PARSERS
 
@@ -150,6 +150,38 @@ def _child_claimline_core(path: Path) -> dict[str, object]:
         "cpu": time.process_time() - cpu,
         "base_mb": base,
         "checks": {"claims": claims, "transactions": len(contexts)},
+    }
+
+
+def _child_claimline_tables(path: Path) -> dict[str, object]:
+    sys.path.insert(0, str(ROOT))
+    from services.ingest.domain.remit835 import read_835_tables
+
+    base = _rss_mb()
+    started = time.perf_counter()
+    cpu = time.process_time()
+    tables = read_835_tables(path)
+    if tables is None:
+        raise SystemExit("claimline-tables: the compiled reader did not vouch for the file")
+    lines = claims = adjustments = transactions = 0
+    for batch in tables.batches:
+        lines += batch.services.num_rows
+        claims += batch.claims.num_rows
+        adjustments += batch.adjustments.num_rows
+        transactions += batch.transactions.num_rows
+    seconds = time.perf_counter() - started
+    on_hold = sum(1 for context in tables.contexts.values() if context.imbalance is not None)
+    return {
+        "lines": lines,
+        "seconds": seconds,
+        "cpu": time.process_time() - cpu,
+        "base_mb": base,
+        "checks": {
+            "claims": claims,
+            "adjustments": adjustments,
+            "transactions": transactions,
+            "unbalanced_transactions": on_hold,
+        },
     }
 
 
@@ -279,6 +311,7 @@ def _child_pyx12_context(path: Path) -> dict[str, object]:
 CHILDREN = {
     "claimline": _child_claimline,
     "claimline-core": _child_claimline_core,
+    "claimline-tables": _child_claimline_tables,
     "claimline-python": _child_claimline_python,
     "oxedi": _child_oxedi,
     "oxedi-stream": _child_oxedi_stream,
@@ -374,7 +407,7 @@ def _check(run: Run) -> list[str]:
     failures = []
     if run.lines != run.file_lines:
         failures.append(f"{run.parser}: saw {run.lines} service lines, the file has {run.file_lines}")
-    for key in ("problems", "lines_on_hold", "diagnostics", "reader_errors"):
+    for key in ("problems", "lines_on_hold", "unbalanced_transactions", "diagnostics", "reader_errors"):
         value = run.checks.get(key)
         if isinstance(value, int) and value:
             failures.append(f"{run.parser}: {key} = {value} (a clean balanced file should have 0)")

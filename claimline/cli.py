@@ -229,6 +229,29 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    from claimline.summary import as_json, describe, summarize_835
+    from services.denials.domain.catalog import load_catalog
+    from services.ingest.app import sniff_kind
+
+    meaning = {code: entry.meaning for code, entry in load_catalog().carcs.items()}
+    status = EXIT_OK
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file() or sniff_kind(path) != "835":
+            print(f"{name}: not an 835 file (claimline parse {name} says why)", file=sys.stderr)
+            status = EXIT_REJECTED
+            continue
+        summary = summarize_835(path)
+        if summary.problems:
+            status = EXIT_REJECTED
+        if args.json:
+            print(json.dumps(as_json(summary), default=str))
+        else:
+            print("\n".join(describe(summary, meaning, reasons=args.reasons)))
+    return status
+
+
 def cmd_queues(args: argparse.Namespace) -> int:
     from claimline.demo import print_queue
 
@@ -419,6 +442,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parse", help="read X12 files without the stack; print JSON lines")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser(
+        "summary",
+        help="totals of 835 files without the stack: payments, balancing, paid, adjustments by reason",
+    )
+    p.add_argument("files", nargs="+")
+    p.add_argument(
+        "--json", action="store_true", help="one JSON object per file, every transaction and reason"
+    )
+    p.add_argument("--reasons", type=int, default=10, help="adjustment reasons to list (default 10)")
+    p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("queues", help="print the work queue the gateway shows a user")
     p.add_argument("--token")

@@ -880,3 +880,42 @@ def test_835_file_reads_the_same_through_the_compiled_fast_path(name):
     fast = [_dump(i) for i in parse_835_file(CORPUS / name, native=True)]
 
     assert fast == reference
+
+
+@pytest.mark.parametrize("name", _params())
+def test_835_file_reads_into_tables_with_the_items_values_or_is_refused(name):
+    """`read_835_tables` gives every row of the file with the values of the Python parser's items, or
+    refuses the file (never for one the reference reads without a problem and the fast path takes)."""
+    from tests.unit.test_remit835_tables import REFUSED, assert_tables_match, remit835_reads_natively
+
+    if name is None:
+        _require_corpus()
+    name = _require(str(name))
+    if remit835.NATIVE is None:
+        unavailable("claimline_x12 is not built: .venv/bin/pip install ./services/ingest/native")
+
+    got = assert_tables_match(CORPUS / name)
+
+    if remit835_reads_natively(CORPUS / name):
+        assert got != REFUSED
+        assert len(got["services"]) == len(_read(name).lines)
+
+
+@pytest.mark.parametrize("name", _params())
+def test_835_file_summary_is_the_same_from_tables_and_items(name):
+    """`claimline summary`: the totals are the same whichever reader read the file, and the problems
+    are counted when there are any."""
+    from claimline.summary import summarize_835, summarize_835_items
+    from tests.unit.test_summary import same_totals
+
+    if name is None:
+        _require_corpus()
+    name = _require(str(name))
+    if remit835.NATIVE is None:
+        unavailable("claimline_x12 is not built: .venv/bin/pip install ./services/ingest/native")
+
+    summary = summarize_835(CORPUS / name)
+
+    same_totals(summary, summarize_835_items(CORPUS / name))
+    assert summary.problems == len(_read(name).problems)
+    assert summary.lines == len(_read(name).lines)

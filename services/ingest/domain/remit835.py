@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -948,19 +948,31 @@ def _native_delimiters(path: Path) -> tuple[Delimiters, int]:
 
 
 def _native_scanner(
-    path: Path, delimiters: Delimiters, start: int, emit: bool, kit: tuple[object, ...] | None = None
+    path: Path,
+    delimiters: Delimiters,
+    start: int,
+    emit: bool,
+    kit: tuple[object, ...] | None = None,
+    tables: bool = False,
+    check_claims: bool = True,
 ) -> _NativeScanner:
     d = delimiters
     scanner: _NativeScanner = _module().Scanner(
-        str(path), d.element, d.component, d.segment, start, emit, kit
+        str(path), d.element, d.component, d.segment, start, emit, kit, tables, check_claims
     )
     return scanner
 
 
-def _native_contexts(path: Path, delimiters: Delimiters, start: int) -> dict[int, RemitContext]:
-    """Pass one: the context of every transaction set, or `_Fallback`."""
+def _native_contexts(
+    path: Path, delimiters: Delimiters, start: int, check_claims: bool = True
+) -> dict[int, RemitContext]:
+    """Pass one: the context of every transaction set, or `_Fallback`.
+
+    `check_claims=False` skips checking the claims (only what the totals need is read): for tables,
+    whose pass two checks every claim as it goes.
+    """
     contexts: dict[int, RemitContext] = {}
-    for batch in _native_scanner(path, delimiters, start, emit=False):
+    for batch in _native_scanner(path, delimiters, start, emit=False, check_claims=check_claims):
         for ordinal, st, isa13, gs06, gs08, header, bpr02, paid, plb, claims, lines in batch:
             st_segment = Segment(0, st[0], tuple(st[1:]))
             envelope = _Envelope(interchange_control=isa13, group_control=gs06, version=gs08)
@@ -1026,6 +1038,44 @@ def _parse_835_file_native(path: Path, progress: Callable[[int], None] | None) -
         # Pass two disagrees with pass one (the file changed between the passes): whatever the
         # Python parser now reads after the items already given is what follows.
         yield from itertools.islice(_parse_835_file_python(path, progress), yielded, None)
+
+
+@dataclass(frozen=True)
+class RemitTables:
+    """A well-formed 835 as tables: the transactions' contexts, and batches of columns.
+
+    `batches` yields `claimline_x12.Tables`: `services` (one row per SVC), `claims`, `adjustments`
+    (CAS triplets; `service` is None for claim-level ones), `extras` (the other AMT/QTY/REF),
+    `provider_adjustments` (PLB pairs) and `transactions` (one row per SE, in the batch it ends in).
+    A batch holds whole claims, about 16,384 service lines at most, so memory stays flat. Rows carry
+    the transaction's ordinal, the key of `contexts` (payer, payee, trace, payment, balancing).
+    The values are the service's: `Table.column(name)` gives the same codes, `Decimal`s and dates
+    as the `RemitLine` items of `parse_835_file`, and `Table.buffers(name)` the raw buffers.
+    """
+
+    contexts: dict[int, RemitContext]
+    batches: Iterator[Any]
+
+
+def read_835_tables(path: Path) -> RemitTables | None:
+    """Read an 835 into tables with the compiled reader: no Python object per line or value.
+
+    Pass one reads the envelopes, headers and totals (the contexts); pass two checks and reads every
+    claim into the tables as it goes. None when the compiled reader is not installed or cannot vouch
+    for the envelopes and headers; iterating `batches` raises `claimline_x12.Unsupported` at the first
+    claim it cannot vouch for (a problem to report, ...). Either way the file is one for
+    `parse_835_file`, which reports exactly what is wrong and where; what `batches` gave before is
+    to be dropped (see `summarize_835` in services/ingest/summary.py).
+    """
+    if NATIVE is None:
+        return None
+    try:
+        delimiters, start = _native_delimiters(path)
+        contexts = _native_contexts(path, delimiters, start, check_claims=False)
+    except (_Fallback, NATIVE.Unsupported):
+        return None
+    scanner = _native_scanner(path, delimiters, start, emit=True, tables=True)
+    return RemitTables(contexts, (tables for batch in scanner for tables in batch))
 
 
 _LINE_FIELDS = set(RemitServiceLine.model_fields)

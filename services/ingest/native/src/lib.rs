@@ -18,6 +18,11 @@
 //!   `(3,)` at SE; see `claim_record` for the tuples (bench/parse_835.py's claimline-core row).
 //! * emit=True with `kit` (pass two as the service runs it): the items themselves, exactly those
 //!   of the Python parser (RemitLine, ProviderAdjustment, RemittanceRead); see `Kit`.
+//! * emit=True with `tables=True` (`remit835.read_835_tables`): `Tables` batches, columns of whole
+//!   claims (services, claims, adjustments, extras, provider_adjustments, transactions) in flat
+//!   buffers, with no Python object per value until a column is asked for; see `Cols`. Its pass one
+//!   runs with `check_claims=False` (envelopes, headers and totals only) and pass two checks every
+//!   claim as it goes, raising `Unsupported` at the first one it cannot vouch for.
 //!
 //! Amounts are handed over as the exact strings of the file (Python makes the `Decimal`); imbalances
 //! are computed here on scaled integers (exact) and handed over as decimal strings.
@@ -89,7 +94,70 @@ fn all_digits(s: &[u8]) -> bool {
 /// An X12 R amount as `remit835._number` reads it (optional minus, at most 15 digits, optional
 /// point, 18 characters at most), within what `Money` accepts (below 10**12), and within what this
 /// module handles exactly (at most 6 decimals, no negative zero). Anything else: not sure.
+/// One pass over the bytes; `amount_reference` below is the same rule written plainly, and the
+/// unit tests check both agree.
 fn amount(s: &[u8]) -> R<Dec> {
+    if s.is_empty() || s.len() > 18 {
+        return no("amount empty or too long");
+    }
+    let neg = s[0] == b'-';
+    let body = if neg { &s[1..] } else { s };
+    let mut v: i64 = 0; // at most 12 significant + 6 decimal digits: below 10**18, fits
+    let mut int_digits = 0usize;
+    let mut significant = 0usize;
+    let mut frac_digits = 0usize;
+    let mut point = false;
+    for &c in body {
+        match c {
+            b'0'..=b'9' => {
+                if point {
+                    frac_digits += 1;
+                    if frac_digits > SCALE as usize {
+                        // more decimals than handled, unless the rest is not a number at all
+                        return if body.iter().skip_while(|&&x| x != b'.').skip(1).all(u8::is_ascii_digit) {
+                            no("amount has more decimals than the fast path handles")
+                        } else {
+                            no("amount is not a number")
+                        };
+                    }
+                } else {
+                    int_digits += 1;
+                    if significant > 0 || c != b'0' {
+                        significant += 1;
+                    }
+                    if significant > 12 {
+                        return if int_digits > 15 || body.iter().any(|x| !x.is_ascii_digit() && *x != b'.') {
+                            no("amount is not a number")
+                        } else {
+                            no("amount beyond the money limit")
+                        };
+                    }
+                }
+                v = v * 10 + (c - b'0') as i64;
+            }
+            b'.' if !point => point = true,
+            _ => return no("amount is not a number"),
+        }
+    }
+    if int_digits == 0 {
+        if !point || frac_digits == 0 {
+            return no("amount is not a number");
+        }
+    } else if int_digits > 15 {
+        return no("amount has too many digits");
+    }
+    for _ in frac_digits..SCALE as usize {
+        v *= 10;
+    }
+    if neg && v == 0 {
+        return no("negative zero");
+    }
+    Ok(Dec { v: if neg { -(v as i128) } else { v as i128 }, frac: frac_digits as u32 })
+}
+
+/// The rule `amount` implements, written plainly (tests only).
+#[cfg(test)]
+fn amount_reference(s: &[u8]) -> R<Dec> {
     if s.is_empty() || s.len() > 18 {
         return no("amount empty or too long");
     }
@@ -200,7 +268,12 @@ fn strip(s: &[u8]) -> &[u8] {
 }
 
 fn split<'a>(seg: &'a [u8], sep: u8, out: &mut Vec<&'a [u8]>) {
-    out.extend(seg.split(move |&c| c == sep));
+    let mut start = 0;
+    for i in memchr::memchr_iter(sep, seg) {
+        out.push(&seg[start..i]);
+        start = i + 1;
+    }
+    out.push(&seg[start..]);
 }
 
 // ------------------------------------------------------------------------------------ claims
@@ -210,6 +283,16 @@ struct Adj<'a> {
     reason: &'a [u8],
     amount: &'a [u8],
     quantity: &'a [u8],
+    value: Dec,
+    count: Option<Dec>,
+}
+
+fn opt_amount(s: &[u8]) -> R<Option<Dec>> {
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        amount(s).map(Some)
+    }
 }
 
 /// CAS, as `remit835._adjustments` reads it. Returns the sum of its amounts.
@@ -225,20 +308,34 @@ fn adjustments<'a>(els: &[&'a [u8]], out: &mut Vec<Adj<'a>>) -> R<Dec> {
             continue;
         }
         let a = amount(get(els, first + 1))?;
-        optional_amount(get(els, first + 2))?;
+        let count = opt_amount(get(els, first + 2))?;
         if !upper_digits(reason, 1, 5) {
             return no("CARC");
         }
         sum = sum.add(a);
-        out.push(Adj { group, reason, amount: get(els, first + 1), quantity: get(els, first + 2) });
+        out.push(Adj { group, reason, amount: get(els, first + 1), quantity: get(els, first + 2), value: a, count });
     }
     Ok(sum)
+}
+
+/// Up to four modifiers, inline (no allocation per service line).
+#[derive(Clone, Copy, Default)]
+struct Mods<'a> {
+    v: [&'a [u8]; 4],
+    n: usize,
+}
+
+impl<'a> std::ops::Deref for Mods<'a> {
+    type Target = [&'a [u8]];
+    fn deref(&self) -> &[&'a [u8]] {
+        &self.v[..self.n]
+    }
 }
 
 struct Procedure<'a> {
     qualifier: &'a [u8],
     code: &'a [u8],
-    modifiers: Vec<&'a [u8]>,
+    modifiers: Mods<'a>,
 }
 
 /// SVC01/SVC06 composite, as `remit835._procedure` reads it (including the fallback for senders
@@ -253,18 +350,27 @@ fn procedure(value: &[u8], component: u8) -> R<Procedure<'_>> {
     {
         sep = value[2];
     }
-    let parts: Vec<&[u8]> = value.split(|&c| c == sep).collect();
-    if parts.len() < 2 || parts[1].is_empty() {
-        return no("not a procedure composite");
-    }
-    if !alnum(parts[1], 1, 48) {
+    let mut parts = value.split(|&c| c == sep);
+    let qualifier = parts.next().unwrap_or(b"");
+    let code = match parts.next() {
+        Some(c) if !c.is_empty() => c,
+        _ => return no("not a procedure composite"),
+    };
+    if !alnum(code, 1, 48) {
         return no("procedure code");
     }
-    let modifiers: Vec<&[u8]> = parts[2..parts.len().min(6)].iter().copied().filter(|m| !m.is_empty()).collect();
-    if !modifiers.iter().all(|m| alnum(m, 2, 2)) {
-        return no("modifier");
+    let mut modifiers = Mods::default();
+    for m in parts.take(4) {
+        if m.is_empty() {
+            continue;
+        }
+        if !alnum(m, 2, 2) {
+            return no("modifier");
+        }
+        modifiers.v[modifiers.n] = m;
+        modifiers.n += 1;
     }
-    Ok(Procedure { qualifier: parts[0], code: parts[1], modifiers })
+    Ok(Procedure { qualifier, code, modifiers })
 }
 
 struct Line<'a> {
@@ -281,6 +387,11 @@ struct Line<'a> {
     remarks: Vec<&'a [u8]>,
     adjusted: Dec,
     found: Option<Dec>,
+    charge: Dec,
+    paid: Dec,
+    units_paid: Option<Dec>,
+    original_units: Option<Dec>,
+    allowed_value: Option<Dec>,
 }
 
 #[derive(Default)]
@@ -311,8 +422,8 @@ fn imbalance(found: Dec, expected: Dec) -> R<Option<Dec>> {
 }
 
 /// One CLP loop, as `remit835.read_claim` reads it; `segs` are the element lists of its segments.
-fn read_claim<'a>(segs: &'a [Vec<&'a [u8]>], component: u8) -> R<Claim<'a>> {
-    let clp = &segs[0][..];
+fn read_claim<'a>(segs: &[&'a [&'a [u8]]], component: u8) -> R<Claim<'a>> {
+    let clp: &'a [&'a [u8]] = segs[0];
     if get(clp, 1).is_empty() || get(clp, 2).is_empty() {
         return no("CLP01/CLP02 required");
     }
@@ -321,17 +432,16 @@ fn read_claim<'a>(segs: &'a [Vec<&'a [u8]>], component: u8) -> R<Claim<'a>> {
     optional_amount(get(clp, 5))?;
     let mut c = Claim { clp, paid, ..Default::default() };
     let mut claim_adjusted = Dec::default();
-    for seg in &segs[1..] {
-        let els = &seg[..];
+    for &els in &segs[1..] {
         let id = els[0];
         if id == b"SVC" {
             let svc = procedure(get(els, 1), component)?;
             let submitted =
                 if get(els, 6).is_empty() { None } else { Some(procedure(get(els, 6), component)?) };
-            amount(get(els, 2))?;
-            amount(get(els, 3))?;
-            optional_amount(get(els, 5))?;
-            optional_amount(get(els, 7))?;
+            let charge = amount(get(els, 2))?;
+            let paid = amount(get(els, 3))?;
+            let units_paid = opt_amount(get(els, 5))?;
+            let original_units = opt_amount(get(els, 7))?;
             c.lines.push(Line {
                 svc,
                 submitted,
@@ -346,6 +456,11 @@ fn read_claim<'a>(segs: &'a [Vec<&'a [u8]>], component: u8) -> R<Claim<'a>> {
                 remarks: Vec::new(),
                 adjusted: Dec::default(),
                 found: None,
+                charge,
+                paid,
+                units_paid,
+                original_units,
+                allowed_value: None,
             });
         } else if let Some(line) = c.lines.last_mut() {
             match id {
@@ -372,10 +487,11 @@ fn read_claim<'a>(segs: &'a [Vec<&'a [u8]>], component: u8) -> R<Claim<'a>> {
                     }
                 }
                 b"AMT" => {
-                    amount(get(els, 2))?;
+                    let value = amount(get(els, 2))?;
                     line.amounts.push((get(els, 1), get(els, 2)));
                     if get(els, 1) == b"B6" {
                         line.allowed = get(els, 2);
+                        line.allowed_value = Some(value);
                     }
                 }
                 b"LQ" if get(els, 1) == b"HE" => {
@@ -441,9 +557,7 @@ fn read_claim<'a>(segs: &'a [Vec<&'a [u8]>], component: u8) -> R<Claim<'a>> {
     }
     let mut found = charge.sub(claim_adjusted);
     for line in c.lines.iter_mut() {
-        let line_charge = amount(get(line.els, 2))?;
-        let line_paid = amount(get(line.els, 3))?;
-        line.found = imbalance(line_charge.sub(line.adjusted), line_paid)?;
+        line.found = imbalance(line.charge.sub(line.adjusted), line.paid)?;
         found = found.sub(line.adjusted);
     }
     c.found = imbalance(found, paid)?;
@@ -1021,6 +1135,496 @@ impl Built {
 
 // ------------------------------------------------------------------------------------ reading
 
+// ------------------------------------------------------------------------------------ tables
+
+/// A column of a table: the values of one field for every row, in one or two flat buffers.
+/// Nothing Python is made per value until a column is asked for.
+enum Col {
+    /// Text: the bytes of every value back to back, the end offset of each, and whether it is set.
+    Text { data: Vec<u8>, ends: Vec<u32>, set: Vec<bool> },
+    /// A list of codes per row (modifiers, remarks), joined by `;` in a text column.
+    List { data: Vec<u8>, ends: Vec<u32> },
+    /// An amount: the scaled integer (6 decimals), the decimals it was written with, set or not.
+    Money { v: Vec<i64>, frac: Vec<u8>, set: Vec<bool> },
+    /// A date as CCYYMMDD, 0 when absent.
+    Date(Vec<u32>),
+    /// An integer (row indexes, line numbers, ordinals); -1 when absent.
+    Int(Vec<i64>),
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    List,
+    Money,
+    Date,
+    Int,
+}
+
+impl Col {
+    fn new(kind: Kind) -> Col {
+        match kind {
+            Kind::Text => Col::Text { data: Vec::new(), ends: Vec::new(), set: Vec::new() },
+            Kind::List => Col::List { data: Vec::new(), ends: Vec::new() },
+            Kind::Money => Col::Money { v: Vec::new(), frac: Vec::new(), set: Vec::new() },
+            Kind::Date => Col::Date(Vec::new()),
+            Kind::Int => Col::Int(Vec::new()),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Col::Text { ends, .. } | Col::List { ends, .. } => ends.len(),
+            Col::Money { v, .. } => v.len(),
+            Col::Date(v) => v.len(),
+            Col::Int(v) => v.len(),
+        }
+    }
+    fn text(&mut self, value: Option<&[u8]>) {
+        let Col::Text { data, ends, set } = self else { unreachable!("not a text column") };
+        if let Some(v) = value {
+            data.extend_from_slice(v);
+        }
+        ends.push(data.len() as u32);
+        set.push(value.is_some());
+    }
+    fn list(&mut self, values: &[&[u8]]) {
+        let Col::List { data, ends } = self else { unreachable!("not a list column") };
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                data.push(b';');
+            }
+            data.extend_from_slice(v);
+        }
+        ends.push(data.len() as u32);
+    }
+    fn money(&mut self, value: Option<Dec>) {
+        let Col::Money { v, frac, set } = self else { unreachable!("not a money column") };
+        let d = value.unwrap_or_default();
+        v.push(d.v as i64); // |v| < 10**18 (the money limit at scale 6), so it fits
+        frac.push(d.frac as u8);
+        set.push(value.is_some());
+    }
+    fn date(&mut self, raw: &[u8]) {
+        let Col::Date(v) = self else { unreachable!("not a date column") };
+        v.push(raw.iter().fold(0u32, |acc, c| acc * 10 + (c - b'0') as u32));
+    }
+    fn int(&mut self, value: i64) {
+        let Col::Int(v) = self else { unreachable!("not an int column") };
+        v.push(value);
+    }
+
+    /// The values as Python objects: str / tuple of str / Decimal / datetime.date / int, None when
+    /// absent.
+    fn to_py(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let none = || py.None();
+        let out: Vec<PyObject> = match self {
+            Col::Text { data, ends, set } => {
+                let mut start = 0usize;
+                ends.iter()
+                    .zip(set)
+                    .map(|(&end, &is_set)| {
+                        let v = &data[start..end as usize];
+                        start = end as usize;
+                        if is_set {
+                            s(py, v).into_any().unbind()
+                        } else {
+                            none()
+                        }
+                    })
+                    .collect()
+            }
+            Col::List { data, ends } => {
+                let mut start = 0usize;
+                ends.iter()
+                    .map(|&end| {
+                        let v = &data[start..end as usize];
+                        start = end as usize;
+                        if v.is_empty() {
+                            PyTuple::empty_bound(py).into_any().unbind()
+                        } else {
+                            PyTuple::new_bound(py, v.split(|&c| c == b';').map(|p| s(py, p)).collect::<Vec<_>>()).into_any().unbind()
+                        }
+                    })
+                    .collect()
+            }
+            Col::Money { v, frac, set } => {
+                let decimal = py.import_bound("decimal")?.getattr("Decimal")?;
+                let mut out = Vec::with_capacity(v.len());
+                for i in 0..v.len() {
+                    if set[i] {
+                        let d = Dec { v: v[i] as i128, frac: frac[i] as u32 };
+                        out.push(decimal.call1((d.render(),))?.unbind());
+                    } else {
+                        out.push(none());
+                    }
+                }
+                out
+            }
+            Col::Date(v) => {
+                let date = py.import_bound("datetime")?.getattr("date")?;
+                let mut out = Vec::with_capacity(v.len());
+                for &d in v {
+                    if d == 0 {
+                        out.push(none());
+                    } else {
+                        out.push(date.call1((d / 10000, d / 100 % 100, d % 100))?.unbind());
+                    }
+                }
+                out
+            }
+            Col::Int(v) => v.iter().map(|&i| if i < 0 { none() } else { i.into_py(py) }).collect(),
+        };
+        Ok(PyList::new_bound(py, out).into_any().unbind())
+    }
+
+    /// The raw buffers, for consumers that read them without a Python object per value (numpy,
+    /// pyarrow, struct): little-endian u32 end offsets and the bytes for text and lists (joined by
+    /// `;`); little-endian i64 values at 6 decimals for money; u32 CCYYMMDD for dates; i64 for ints;
+    /// and one byte per row, 1 when the value is set (text, money).
+    fn buffers(&self, py: Python<'_>) -> PyObject {
+        use pyo3::types::PyBytes;
+        let b = |v: &[u8]| PyBytes::new_bound(py, v).into_any().unbind();
+        let le32 = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let le64 = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let flags = |v: &[bool]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
+        match self {
+            Col::Text { data, ends, set } => ("text", b(&le32(ends)), b(data), b(&flags(set))).into_py(py),
+            Col::List { data, ends } => ("list", b(&le32(ends)), b(data)).into_py(py),
+            Col::Money { v, set, .. } => ("money", b(&le64(v)), b(&flags(set))).into_py(py),
+            Col::Date(v) => ("date", b(&le32(v))).into_py(py),
+            Col::Int(v) => ("int", b(&le64(v))).into_py(py),
+        }
+    }
+}
+
+const SERVICES: [(&str, Kind); 19] = [
+    ("claim", Kind::Int), // row of `claims` in the same batch
+    ("line_number", Kind::Int),
+    ("qualifier", Kind::Text),
+    ("procedure_code", Kind::Text),
+    ("modifiers", Kind::List),
+    ("submitted_procedure_code", Kind::Text),
+    ("submitted_modifiers", Kind::List),
+    ("charge", Kind::Money),
+    ("paid", Kind::Money),
+    ("units_billed", Kind::Money),
+    ("units_paid", Kind::Money),
+    ("service_date", Kind::Date),
+    ("service_date_end", Kind::Date),
+    ("line_control_number", Kind::Text),
+    ("allowed", Kind::Money),
+    ("remarks", Kind::List),
+    ("adjustments", Kind::Int), // how many rows of `adjustments` this line has
+    ("imbalance_found", Kind::Money),
+    ("transaction", Kind::Int),
+];
+
+const CLAIMS: [(&str, Kind); 27] = [
+    ("transaction", Kind::Int),
+    ("patient_control_number", Kind::Text),
+    ("status_code", Kind::Text),
+    ("charge", Kind::Money),
+    ("paid", Kind::Money),
+    ("patient_responsibility", Kind::Money),
+    ("filing_indicator", Kind::Text),
+    ("payer_claim_control_number", Kind::Text),
+    ("facility_code", Kind::Text),
+    ("frequency_code", Kind::Text),
+    ("patient_last_name", Kind::Text),
+    ("patient_first_name", Kind::Text),
+    ("patient_member_id", Kind::Text),
+    ("insured_last_name", Kind::Text),
+    ("insured_first_name", Kind::Text),
+    ("insured_member_id", Kind::Text),
+    ("corrected_last_name", Kind::Text),
+    ("corrected_first_name", Kind::Text),
+    ("corrected_member_id", Kind::Text),
+    ("rendering_npi", Kind::Text),
+    ("rendering_name", Kind::Text),
+    ("statement_from", Kind::Date),
+    ("statement_to", Kind::Date),
+    ("received_date", Kind::Date),
+    ("remarks", Kind::List),
+    ("imbalance_found", Kind::Money),
+    ("lines", Kind::Int),
+];
+
+const ADJUSTMENTS: [(&str, Kind); 6] = [
+    ("claim", Kind::Int),
+    ("service", Kind::Int), // row of `services`; None for a claim-level CAS
+    ("group", Kind::Text),
+    ("reason", Kind::Text),
+    ("amount", Kind::Money),
+    ("quantity", Kind::Money),
+];
+
+const EXTRAS: [(&str, Kind); 5] = [
+    ("claim", Kind::Int),
+    ("service", Kind::Int), // None for the claim's own AMT/QTY/REF
+    ("segment", Kind::Text),
+    ("qualifier", Kind::Text),
+    ("value", Kind::Text),
+];
+
+const PROVIDER_ADJUSTMENTS: [(&str, Kind); 6] = [
+    ("transaction", Kind::Int),
+    ("provider_id", Kind::Text),
+    ("fiscal_period_date", Kind::Date),
+    ("reason_code", Kind::Text),
+    ("reference", Kind::Text),
+    ("amount", Kind::Money),
+];
+
+const TRANSACTIONS: [(&str, Kind); 4] =
+    [("transaction", Kind::Int), ("claims", Kind::Int), ("lines", Kind::Int), ("provider_adjustments", Kind::Int)];
+
+/// One table of a batch: named columns of equal length.
+#[pyclass(module = "claimline_x12", frozen)]
+struct Table {
+    names: &'static [(&'static str, Kind)],
+    cols: Vec<Col>,
+}
+
+impl Table {
+    fn new(names: &'static [(&'static str, Kind)]) -> Table {
+        Table { names, cols: names.iter().map(|&(_, k)| Col::new(k)).collect() }
+    }
+    fn rows(&self) -> usize {
+        self.cols[0].len()
+    }
+    fn at(&self, name: &str) -> PyResult<&Col> {
+        match self.names.iter().position(|&(n, _)| n == name) {
+            Some(i) => Ok(&self.cols[i]),
+            None => Err(pyo3::exceptions::PyKeyError::new_err(name.to_string())),
+        }
+    }
+}
+
+#[pymethods]
+impl Table {
+    #[getter]
+    fn num_rows(&self) -> usize {
+        self.rows()
+    }
+    fn __len__(&self) -> usize {
+        self.rows()
+    }
+    #[getter]
+    fn column_names(&self) -> Vec<&'static str> {
+        self.names.iter().map(|&(n, _)| n).collect()
+    }
+    /// The values of one column as a list of Python values.
+    fn column(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
+        self.at(name)?.to_py(py)
+    }
+    /// The raw buffers of one column (see `Col::buffers`).
+    fn buffers(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
+        Ok(self.at(name)?.buffers(py))
+    }
+}
+
+/// One batch of tables: whole claims (at most about `TABLE_LINES` service lines, never a claim
+/// split), and the transaction sets that ended in it.
+#[pyclass(module = "claimline_x12", frozen)]
+struct Tables {
+    #[pyo3(get)]
+    services: Py<Table>,
+    #[pyo3(get)]
+    claims: Py<Table>,
+    #[pyo3(get)]
+    adjustments: Py<Table>,
+    #[pyo3(get)]
+    extras: Py<Table>,
+    #[pyo3(get)]
+    provider_adjustments: Py<Table>,
+    #[pyo3(get)]
+    transactions: Py<Table>,
+}
+
+const TABLE_LINES: usize = 16384;
+
+struct Cols {
+    services: Table,
+    claims: Table,
+    adjustments: Table,
+    extras: Table,
+    plb: Table,
+    transactions: Table,
+}
+
+impl Cols {
+    fn new() -> Cols {
+        Cols {
+            services: Table::new(&SERVICES),
+            claims: Table::new(&CLAIMS),
+            adjustments: Table::new(&ADJUSTMENTS),
+            extras: Table::new(&EXTRAS),
+            plb: Table::new(&PROVIDER_ADJUSTMENTS),
+            transactions: Table::new(&TRANSACTIONS),
+        }
+    }
+
+    fn take(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        let done = std::mem::replace(self, Cols::new());
+        let t = Tables {
+            services: Py::new(py, done.services)?,
+            claims: Py::new(py, done.claims)?,
+            adjustments: Py::new(py, done.adjustments)?,
+            extras: Py::new(py, done.extras)?,
+            provider_adjustments: Py::new(py, done.plb)?,
+            transactions: Py::new(py, done.transactions)?,
+        };
+        Ok(Py::new(py, t)?.into_any())
+    }
+
+    fn adjustment_rows(&mut self, claim: i64, service: i64, adjs: &[Adj]) -> R<()> {
+        let a = &mut self.adjustments.cols;
+        for adj in adjs {
+            a[0].int(claim);
+            a[1].int(service);
+            a[2].text(Some(adj.group));
+            a[3].text(Some(adj.reason));
+            a[4].money(Some(adj.value));
+            a[5].money(adj.count);
+        }
+        Ok(())
+    }
+
+    fn extra_rows(&mut self, claim: i64, service: i64, segment: &[u8], pairs: &[(&[u8], &[u8])]) {
+        let x = &mut self.extras.cols;
+        for (q, v) in pairs {
+            x[0].int(claim);
+            x[1].int(service);
+            x[2].text(Some(segment));
+            x[3].text(Some(q));
+            x[4].text(Some(v));
+        }
+    }
+
+    /// One claim (already checked by `read_claim`) as rows: the same values as the service's items.
+    fn claim(&mut self, transaction: u64, c: &Claim) -> R<()> {
+        let claim = self.claims.rows() as i64;
+        fn opt_text(v: &[u8]) -> Option<&[u8]> {
+            if v.is_empty() {
+                None
+            } else {
+                Some(v)
+            }
+        }
+        let opt_money = |v: &[u8]| -> R<Option<Dec>> { if v.is_empty() { Ok(None) } else { amount(v).map(Some) } };
+        for (i, l) in c.lines.iter().enumerate() {
+            let service = self.services.rows() as i64;
+            let units_paid = l.units_paid;
+            let original = l.original_units;
+            let one = Dec { v: 1_000_000, frac: 0 };
+            let units_billed = match (original, units_paid) {
+                (Some(o), _) => o,
+                (None, Some(p)) if p.v != 0 => p,
+                _ => one,
+            };
+            let sv = &mut self.services.cols;
+            sv[0].int(claim);
+            sv[1].int(i as i64 + 1);
+            sv[2].text(Some(l.svc.qualifier));
+            sv[3].text(Some(l.svc.code));
+            sv[4].list(&l.svc.modifiers);
+            match &l.submitted {
+                Some(p) => {
+                    sv[5].text(Some(p.code));
+                    sv[6].list(&p.modifiers);
+                }
+                None => {
+                    sv[5].text(None);
+                    sv[6].list(&[]);
+                }
+            }
+            sv[7].money(Some(l.charge));
+            sv[8].money(Some(l.paid));
+            sv[9].money(Some(units_billed));
+            sv[10].money(Some(units_paid.unwrap_or(one)));
+            sv[11].date(l.service_date);
+            sv[12].date(l.service_date_end);
+            sv[13].text(opt_text(l.line_control));
+            sv[14].money(l.allowed_value);
+            sv[15].list(&l.remarks);
+            sv[16].int(l.adjustments.len() as i64);
+            sv[17].money(l.found);
+            sv[18].int(transaction as i64);
+            self.adjustment_rows(claim, service, &l.adjustments)?;
+            self.extra_rows(claim, service, b"AMT", &l.amounts);
+            self.extra_rows(claim, service, b"REF", &l.refs);
+        }
+        self.adjustment_rows(claim, -1, &c.adjustments)?;
+        self.extra_rows(claim, -1, b"AMT", &c.amounts);
+        self.extra_rows(claim, -1, b"QTY", &c.quantities);
+        self.extra_rows(claim, -1, b"REF", &c.refs);
+        let clp = c.clp;
+        let cl = &mut self.claims.cols;
+        cl[0].int(transaction as i64);
+        cl[1].text(Some(get(clp, 1)));
+        cl[2].text(Some(get(clp, 2)));
+        cl[3].money(Some(amount(get(clp, 3))?));
+        cl[4].money(Some(c.paid));
+        cl[5].money(opt_money(get(clp, 5))?);
+        cl[6].text(opt_text(get(clp, 6)));
+        cl[7].text(opt_text(get(clp, 7)));
+        cl[8].text(opt_text(get(clp, 8)));
+        cl[9].text(opt_text(get(clp, 9)));
+        for (k, person) in c.people.iter().enumerate() {
+            for (j, i) in [3usize, 4, 9].iter().enumerate() {
+                let mut value = person.and_then(|e| opt_text(get(e, *i)));
+                if k == 0 && j == 2 && value.is_none() {
+                    // as the service's items: the patient's member id is the insured's when the
+                    // patient has none of their own (the patient is the subscriber)
+                    value = c.people[1].and_then(|e| opt_text(get(e, 9)));
+                }
+                cl[10 + 3 * k + j].text(value);
+            }
+        }
+        cl[19].text(c.rendering_npi.and_then(opt_text));
+        let mut name = Vec::new();
+        if let Some(e) = c.rendering {
+            for part in [get(e, 4), get(e, 3)] {
+                if !part.is_empty() {
+                    if !name.is_empty() {
+                        name.push(b' ');
+                    }
+                    name.extend_from_slice(part);
+                }
+            }
+        }
+        cl[20].text(if name.is_empty() { None } else { Some(&name) });
+        for k in 0..3 {
+            cl[21 + k].date(c.dates[k].unwrap_or(b""));
+        }
+        cl[24].list(&c.remarks);
+        cl[25].money(c.found);
+        cl[26].int(c.lines.len() as i64);
+        Ok(())
+    }
+
+    fn plb(&mut self, transaction: u64, els: &[&[u8]], pairs: &[(&[u8], &[u8], &[u8])]) -> R<()> {
+        let p = &mut self.plb.cols;
+        for (reason, reference, raw) in pairs {
+            p[0].int(transaction as i64);
+            p[1].text(Some(get(els, 1)));
+            p[2].date(get(els, 2));
+            p[3].text(Some(reason));
+            p[4].text(if reference.is_empty() { None } else { Some(reference) });
+            p[5].money(Some(amount(raw)?));
+        }
+        Ok(())
+    }
+
+    fn transaction(&mut self, transaction: u64, claims: u64, lines: u64, plb: u64) {
+        let t = &mut self.transactions.cols;
+        t[0].int(transaction as i64);
+        t[1].int(claims as i64);
+        t[2].int(lines as i64);
+        t[3].int(plb as i64);
+    }
+}
+
 struct Reader {
     file: File,
     buf: Vec<u8>,
@@ -1077,6 +1681,7 @@ struct Tx {
     plb_total: Dec,
     claims: u64,
     lines: u64,
+    plb: u64,
 }
 
 #[pyclass(module = "claimline_x12")]
@@ -1100,6 +1705,10 @@ struct Scanner {
     failed: Option<String>,
     kit: Option<Kit>,
     built: Built,
+    cols: Option<Cols>,
+    // pass one without the claim checks (`check_claims=False`), and whether it is inside a claim
+    light: bool,
+    light_claim: bool,
 }
 
 fn internal(e: PyErr) -> String {
@@ -1117,8 +1726,16 @@ impl Scanner {
         }
         let buf = std::mem::take(&mut self.claim_buf);
         let ranges = std::mem::take(&mut self.claim_segs);
-        let segs: Vec<Vec<&[u8]>> =
-            ranges.iter().map(|&(a, b)| buf[a..b].split(|&c| c == self.element).collect()).collect();
+        // Every element of the claim in one vector, then each segment as a slice of it: three
+        // allocations per claim instead of one per segment.
+        let mut flat: Vec<&[u8]> = Vec::with_capacity(ranges.len() * 8);
+        let mut bounds: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for &(a, b) in ranges.iter() {
+            let first = flat.len();
+            split(&buf[a..b], self.element, &mut flat);
+            bounds.push((first, flat.len()));
+        }
+        let segs: Vec<&[&[u8]]> = bounds.iter().map(|&(a, b)| &flat[a..b]).collect();
         let claim = read_claim(&segs, self.component)?;
         let tx = self.tx.as_mut().expect("claim inside a transaction");
         tx.claims += 1;
@@ -1126,13 +1743,19 @@ impl Scanner {
         if claim.paid.v != 0 {
             tx.claims_paid = tx.claims_paid.add(claim.paid);
         }
-        if let Some(kit) = &self.kit {
+        if let Some(cols) = &mut self.cols {
+            cols.claim(tx.ordinal, &claim)?;
+            if cols.services.rows() >= TABLE_LINES {
+                self.out.push(cols.take(py).map_err(internal)?);
+            }
+        } else if let Some(kit) = &self.kit {
             self.built.claim(py, kit, &claim, &mut self.out).map_err(internal)?;
         } else if self.emit {
             self.out.push((1, claim_record(py, &claim)).into_py(py));
         }
         drop(claim);
         drop(segs);
+        drop(flat);
         let mut buf = buf;
         buf.clear();
         self.claim_buf = buf;
@@ -1145,7 +1768,7 @@ impl Scanner {
     fn segment(&mut self, py: Python<'_>, raw: &[u8]) -> R<()> {
         let id_end = raw.iter().position(|&c| c == self.element).unwrap_or(raw.len());
         let id = &raw[..id_end];
-        if raw.contains(&b'\n') || raw.contains(&b'\r') {
+        if memchr::memchr2(b'\n', b'\r', raw).is_some() {
             return no("line break inside a segment");
         }
         let envelope = matches!(id, b"SE" | b"ST" | b"GE" | b"IEA" | b"ISA" | b"GS");
@@ -1156,6 +1779,31 @@ impl Scanner {
                 return no("segment id");
             }
             match id {
+                b"CLP" | b"PLB" | b"LX" if self.light => {
+                    // pass one without the claim checks (tables mode checks every claim in pass
+                    // two): only what the totals need
+                    tx.context_open = true;
+                    self.light_claim = id == b"CLP";
+                    if id == b"CLP" {
+                        let mut els = Vec::new();
+                        split(raw, self.element, &mut els);
+                        let paid = amount(get(&els, 4))?;
+                        tx.claims += 1;
+                        if paid.v != 0 {
+                            tx.claims_paid = tx.claims_paid.add(paid);
+                        }
+                    } else if id == b"PLB" {
+                        let mut els = Vec::new();
+                        split(raw, self.element, &mut els);
+                        let pairs_read = read_plb(&els, self.component, &mut tx.plb_total)?;
+                        tx.plb += pairs_read.len() as u64;
+                    }
+                }
+                _ if self.light_claim => {
+                    if id == b"SVC" {
+                        tx.lines += 1;
+                    }
+                }
                 b"CLP" | b"PLB" | b"LX" => {
                     tx.context_open = true;
                     self.close_claim(py)?;
@@ -1167,7 +1815,10 @@ impl Scanner {
                         split(raw, self.element, &mut els);
                         let tx = self.tx.as_mut().unwrap();
                         let pairs_read = read_plb(&els, self.component, &mut tx.plb_total)?;
-                        if let Some(kit) = &self.kit {
+                        tx.plb += pairs_read.len() as u64;
+                        if let Some(cols) = &mut self.cols {
+                            cols.plb(tx.ordinal, &els, &pairs_read)?;
+                        } else if let Some(kit) = &self.kit {
                             let built = &mut self.built;
                             let context = built.context.as_ref().map(|c| c.clone_ref(py)).ok_or("PLB outside")?;
                             let period = built.date(py, kit, get(&els, 2)).map_err(internal)?;
@@ -1250,7 +1901,9 @@ impl Scanner {
                 self.ordinal += 1;
                 self.transactions += 1;
                 self.tx = Some(Tx { ordinal: self.ordinal, st: owned(&els), count: 1, ..Default::default() });
-                if let Some(kit) = &self.kit {
+                if self.cols.is_some() {
+                    // tables carry the transaction's ordinal on every row; nothing to emit at ST
+                } else if let Some(kit) = &self.kit {
                     let context = kit.contexts.bind(py).get_item(self.ordinal).map_err(internal)?;
                     let b = &mut self.built;
                     b.context_holds = !context.getattr(intern!(py, "imbalance")).map_err(internal)?.is_none();
@@ -1266,12 +1919,16 @@ impl Scanner {
                 }
                 self.tx.as_mut().unwrap().count += 1;
                 self.tx.as_mut().unwrap().context_open = true;
+                self.light_claim = false;
                 self.close_claim(py)?;
                 let tx = self.tx.take().unwrap();
                 if get(&els, 2) != get_owned(&tx.st, 2) || get(&els, 1) != tx.count.to_string().as_bytes() {
                     return no("SE01/SE02");
                 }
-                if let Some(kit) = &self.kit {
+                if let Some(cols) = &mut self.cols {
+                    cols.transaction(tx.ordinal, tx.claims, tx.lines, tx.plb);
+                    self.out.push(cols.take(py).map_err(internal)?);
+                } else if let Some(kit) = &self.kit {
                     let b = &self.built;
                     let context = b.context.as_ref().ok_or("SE outside")?;
                     let item = kit
@@ -1329,7 +1986,9 @@ impl Scanner {
     }
 
     fn step(&mut self, py: Python<'_>) -> R<()> {
-        while self.out.len() < BATCH {
+        // tables are batches already (thousands of lines each): hand each over as soon as it is made
+        let batch = if self.cols.is_some() { 1 } else { BATCH };
+        while self.out.len() < batch {
             let Some((a, b)) = self.reader.next()? else {
                 if self.tx.is_some() || self.gs.is_some() || self.isa13.is_some() {
                     return no("file ends inside an envelope");
@@ -1358,7 +2017,8 @@ fn get_owned(els: &[Vec<u8>], i: usize) -> &[u8] {
 #[pymethods]
 impl Scanner {
     #[new]
-    #[pyo3(signature = (path, element, component, terminator, start, emit, kit=None))]
+    #[pyo3(signature = (path, element, component, terminator, start, emit, kit=None, tables=false, check_claims=true))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         path: std::path::PathBuf,
         element: &str,
@@ -1367,7 +2027,15 @@ impl Scanner {
         start: u64,
         emit: bool,
         kit: Option<&Bound<'_, PyTuple>>,
+        tables: bool,
+        check_claims: bool,
     ) -> PyResult<Self> {
+        if !check_claims && emit {
+            return Err(PyValueError::new_err("check_claims=False is for pass one (emit=False) only"));
+        }
+        if tables && (kit.is_some() || !emit) {
+            return Err(PyValueError::new_err("tables is a pass-two mode of its own: emit=True, no kit"));
+        }
         let kit = match kit {
             Some(k) => {
                 let at = |i: usize| -> PyResult<PyObject> { Ok(k.get_item(i)?.unbind()) };
@@ -1424,6 +2092,9 @@ impl Scanner {
             failed: None,
             kit,
             built: Built::default(),
+            cols: if tables { Some(Cols::new()) } else { None },
+            light: !check_claims,
+            light_claim: false,
         })
     }
 
@@ -1463,6 +2134,49 @@ impl Scanner {
 #[pymodule]
 fn claimline_x12(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scanner>()?;
+    m.add_class::<Tables>()?;
+    m.add_class::<Table>()?;
     m.add("Unsupported", m.py().get_type_bound::<Unsupported>())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(r: R<Dec>) -> Result<(i128, u32), bool> {
+        r.map(|d| (d.v, d.frac)).map_err(|_| false)
+    }
+
+    /// `amount` accepts exactly what `amount_reference` accepts, with the same value and exponent,
+    /// over every string of up to 5 characters from an alphabet that covers the edge cases, and
+    /// over long ones near the limits.
+    #[test]
+    fn amount_agrees_with_its_reference() {
+        let alphabet: &[u8] = b"0159.-x";
+        let mut checked = 0;
+        let mut buf = Vec::new();
+        fn walk(alphabet: &[u8], buf: &mut Vec<u8>, depth: usize, checked: &mut usize) {
+            assert_eq!(verdict(amount(buf)), verdict(amount_reference(buf)), "{:?}", String::from_utf8_lossy(buf));
+            *checked += 1;
+            if depth == 0 {
+                return;
+            }
+            for &c in alphabet {
+                buf.push(c);
+                walk(alphabet, buf, depth - 1, checked);
+                buf.pop();
+            }
+        }
+        walk(alphabet, &mut buf, 5, &mut checked);
+        assert!(checked > 19_000);
+        for long in [
+            "999999999999", "1000000000000", "0000999999999999", "000000000000001", "0000000000000001",
+            "999999999999.999999", "99999999999.9999999", "-999999999999.99", ".123456", ".1234567",
+            "-.5", "-0.000", "-0.001", "12.", "1.2.3", "123456789012345678", "1234567890123456789",
+            "0.1234567x", "1234567890123x", "12345678901234567", "-", ".", "",
+        ] {
+            assert_eq!(verdict(amount(long.as_bytes())), verdict(amount_reference(long.as_bytes())), "{long}");
+        }
+    }
 }

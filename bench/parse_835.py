@@ -11,6 +11,12 @@ with python3.11 and pinned packages, so nothing is installed into .venv.
 
 What each row measures:
 
+  claimline-tables  services.ingest.domain.remit835.read_835_tables(path), every batch iterated:
+                 the compiled reader into columnar tables (services, claims, adjustments, extras,
+                 provider adjustments, transactions) in flat buffers, no Python object per line or
+                 value; pass one reads envelopes, headers and totals, pass two checks every claim.
+                 The values are the items' (tests/unit/test_remit835_tables.py). The nearest to
+                 oxedi.parse_file, which also hands over tables.
   claimline      services.ingest.domain.remit835.parse_835_file(path), consumed to the end, as the
                  ingest service calls it: the compiled fast path (claimline_x12, both passes) plus
                  the RemitLine items built from its records (one per SVC, each with its RemitClaim,

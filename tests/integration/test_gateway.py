@@ -384,6 +384,40 @@ async def test_invalid_requests_get_the_same_error_body(world: World):
     assert audit.status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "201"}, "limit"),
+        ({"older_than_days": "-1"}, "older_than_days"),
+        ({"min_amount": "10.001"}, "min_amount"),
+        ({"min_amount": "lots"}, "min_amount"),
+    ],
+)
+async def test_a_bad_queue_filter_gets_the_error_body_naming_it(world: World, params, field):
+    for path in ("/v1/work-items", "/v1/work-items.csv"):
+        if path.endswith(".csv") and field == "limit":
+            continue  # the export has no page size
+        r = await world.client.get(path, params=params, headers=world.as_("biller_a"))
+        assert r.status_code == 422, (path, params)
+        assert r.json()["error"] == "invalid_request" and field in r.json()["detail"]
+
+
+async def test_a_page_holds_the_documented_fields_with_their_types(world: World):
+    from services.queues.gateway.items import WorkItemOut
+
+    r = await world.client.get("/v1/work-items", params={"limit": 2}, headers=world.as_("supervisor"))
+
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    page = r.json()
+    assert set(page) == {"items", "next_cursor"} and page["items"]
+    for item in page["items"]:
+        assert set(item) == set(WorkItemOut.model_fields)  # never `detail` or internal columns
+        parsed = WorkItemOut.model_validate(item)  # the OpenAPI schema's types, as JSON writes them
+        assert isinstance(item["amount_at_risk"], str) and parsed.amount_at_risk == Decimal(item["amount_at_risk"])
+        assert str(parsed.item_id) == item["item_id"]
+
+
 async def test_authorizations_are_recorded_only_for_practices_in_scope(world: World, kafka_bootstrap):
     body = {
         "practice_id": world.a,

@@ -24,6 +24,9 @@ MAX_PAGE = 200
 PAGE_COLUMNS = tuple(
     c for c in work_items.c if c.name not in ("detail", "file_id", "source_event_id", "revision")
 )
+# The page's keys as plain str: SQLAlchemy's column names are a str subclass, which JSON writers
+# handle through a slow path (probing it for a dozen other types) for every key of every row.
+PAGE_KEYS = tuple(str(c.name) for c in PAGE_COLUMNS)
 
 
 class BadCursor(ValueError):
@@ -90,7 +93,7 @@ class WorkItems:
             priority, item_id = decode_cursor(after)
             stmt = stmt.where(tuple_(work_items.c.priority, work_items.c.item_id) < tuple_(priority, item_id))
         stmt = stmt.order_by(work_items.c.priority.desc(), work_items.c.item_id.desc()).limit(limit + 1)
-        rows = [dict(r._mapping) for r in await self.conn.execute(stmt)]
+        rows = [dict(zip(PAGE_KEYS, r, strict=True)) for r in await self.conn.execute(stmt)]
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

@@ -414,7 +414,8 @@ async def test_a_page_holds_the_documented_fields_with_their_types(world: World)
     for item in page["items"]:
         assert set(item) == set(WorkItemOut.model_fields)  # never `detail` or internal columns
         parsed = WorkItemOut.model_validate(item)  # the OpenAPI schema's types, as JSON writes them
-        assert isinstance(item["amount_at_risk"], str) and parsed.amount_at_risk == Decimal(item["amount_at_risk"])
+        assert isinstance(item["amount_at_risk"], str)
+        assert parsed.amount_at_risk == Decimal(item["amount_at_risk"])
         assert str(parsed.item_id) == item["item_id"]
 
 

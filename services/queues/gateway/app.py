@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.queues.gateway.admission import FairAdmission
 from services.queues.gateway.auths import router as auths_router
 from services.queues.gateway.console import router as console_router
 from services.queues.gateway.deps import User
@@ -37,6 +38,9 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+POOL_SIZE = 10  # database connections per gateway process
+
+
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -49,7 +53,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             else None
         )
         app.state.engine = engine or make_engine(
-            settings.database_url, pool_size=10, max_overflow=0, pre_ping=False
+            settings.database_url, pool_size=POOL_SIZE, max_overflow=0, pre_ping=False
         )  # one worker's pool: no round trip before each request, no reconnecting under load
         app.state.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
@@ -76,6 +80,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     # NUL in the URL refused with 400; API answers marked no-store (plain ASGI: cheaper per request).
     app.add_middleware(GatewayGuard)
+    # At most POOL_SIZE - 1 requests in flight per process, the rest in arrival order (see admission.py).
+    app.add_middleware(FairAdmission, limit=POOL_SIZE - 1)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,120 @@
+"""The gateway's fair admission: requests beyond the limit are served in arrival order, none is
+overtaken by a later one, and a client that goes away never keeps a slot."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from services.queues.gateway.admission import FairAdmission
+
+
+class Held:
+    """An app whose requests run until released, recording the order they started in."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.release: dict[str, asyncio.Event] = {}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        name = scope["name"]
+        self.started.append(name)
+        self.release.setdefault(name, asyncio.Event())
+        await self.release[name].wait()
+
+
+def request(name: str, path: str = "/v1/work-items") -> dict[str, Any]:
+    return {"type": "http", "path": path, "name": name}
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_requests_over_the_limit_start_in_arrival_order_and_none_is_overtaken():
+    app = Held()
+    door = FairAdmission(app, limit=2)
+    tasks = {}
+    for name in ("a", "b", "c", "d", "e"):
+        app.release[name] = asyncio.Event()
+        tasks[name] = asyncio.create_task(door(request(name), None, None))
+        await settle()
+    assert app.started == ["a", "b"] and door.active == 2 and len(door.waiting) == 3
+
+    # a slot frees and a newcomer arrives in the same instant: the longest waiting goes first
+    app.release["a"].set()
+    app.release["late"] = asyncio.Event()
+    tasks["late"] = asyncio.create_task(door(request("late"), None, None))
+    await settle()
+    assert app.started == ["a", "b", "c"]
+
+    for name in ("b", "c", "d", "e", "late"):
+        app.release[name].set()
+        await settle()
+    await asyncio.gather(*tasks.values())
+    assert app.started == ["a", "b", "c", "d", "e", "late"]
+    assert door.active == 0 and not door.waiting
+
+
+async def test_a_client_that_goes_away_while_waiting_keeps_no_slot():
+    app = Held()
+    door = FairAdmission(app, limit=1)
+    for name in ("a", "b", "c"):
+        app.release[name] = asyncio.Event()
+    first = asyncio.create_task(door(request("a"), None, None))
+    await settle()
+    gone = asyncio.create_task(door(request("b"), None, None))
+    last = asyncio.create_task(door(request("c"), None, None))
+    await settle()
+    gone.cancel()
+    await settle()
+    app.release["a"].set()
+    app.release["c"].set()
+    await asyncio.gather(first, last)
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert app.started == ["a", "c"]
+    assert door.active == 0 and not door.waiting
+
+
+async def test_a_slot_handed_to_a_client_that_just_left_passes_on():
+    app = Held()
+    door = FairAdmission(app, limit=1)
+    for name in ("a", "b", "c"):
+        app.release[name] = asyncio.Event()
+    first = asyncio.create_task(door(request("a"), None, None))
+    await settle()
+    leaving = asyncio.create_task(door(request("b"), None, None))
+    last = asyncio.create_task(door(request("c"), None, None))
+    await settle()
+    app.release["a"].set()  # hands the slot to b ...
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    leaving.cancel()  # ... which goes away before it runs
+    app.release["c"].set()
+    await asyncio.gather(first, last, leaving, return_exceptions=True)
+    assert "c" in app.started
+    assert door.active == 0 and not door.waiting
+
+
+async def test_health_probes_are_never_held_back():
+    app = Held()
+    door = FairAdmission(app, limit=1)
+    app.release["busy"] = asyncio.Event()
+    busy = asyncio.create_task(door(request("busy"), None, None))
+    await settle()
+    app.release["probe"] = asyncio.Event()
+    app.release["probe"].set()
+    await asyncio.wait_for(door(request("probe", "/health/ready"), None, None), 1)
+    assert app.started == ["busy", "probe"]
+    app.release["busy"].set()
+    await busy
+    assert door.active == 0
+
+
+def test_the_limit_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        FairAdmission(Held(), limit=0)

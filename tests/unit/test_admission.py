@@ -4,9 +4,9 @@ overtaken by a later one, and a client that goes away never keeps a slot."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from services.queues.gateway.admission import FairAdmission
 
@@ -18,15 +18,23 @@ class Held:
         self.started: list[str] = []
         self.release: dict[str, asyncio.Event] = {}
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["name"]
         self.started.append(name)
         self.release.setdefault(name, asyncio.Event())
         await self.release[name].wait()
 
 
-def request(name: str, path: str = "/v1/work-items") -> dict[str, Any]:
+def request(name: str, path: str = "/v1/work-items") -> Scope:
     return {"type": "http", "path": path, "name": name}
+
+
+async def receive() -> Message:
+    return {"type": "http.request", "body": b""}
+
+
+async def send(message: Message) -> None:
+    pass
 
 
 async def settle() -> None:
@@ -40,14 +48,14 @@ async def test_requests_over_the_limit_start_in_arrival_order_and_none_is_overta
     tasks = {}
     for name in ("a", "b", "c", "d", "e"):
         app.release[name] = asyncio.Event()
-        tasks[name] = asyncio.create_task(door(request(name), None, None))
+        tasks[name] = asyncio.create_task(door(request(name), receive, send))
         await settle()
     assert app.started == ["a", "b"] and door.active == 2 and len(door.waiting) == 3
 
     # a slot frees and a newcomer arrives in the same instant: the longest waiting goes first
     app.release["a"].set()
     app.release["late"] = asyncio.Event()
-    tasks["late"] = asyncio.create_task(door(request("late"), None, None))
+    tasks["late"] = asyncio.create_task(door(request("late"), receive, send))
     await settle()
     assert app.started == ["a", "b", "c"]
 
@@ -64,10 +72,10 @@ async def test_a_client_that_goes_away_while_waiting_keeps_no_slot():
     door = FairAdmission(app, limit=1)
     for name in ("a", "b", "c"):
         app.release[name] = asyncio.Event()
-    first = asyncio.create_task(door(request("a"), None, None))
+    first = asyncio.create_task(door(request("a"), receive, send))
     await settle()
-    gone = asyncio.create_task(door(request("b"), None, None))
-    last = asyncio.create_task(door(request("c"), None, None))
+    gone = asyncio.create_task(door(request("b"), receive, send))
+    last = asyncio.create_task(door(request("c"), receive, send))
     await settle()
     gone.cancel()
     await settle()
@@ -85,10 +93,10 @@ async def test_a_slot_handed_to_a_client_that_just_left_passes_on():
     door = FairAdmission(app, limit=1)
     for name in ("a", "b", "c"):
         app.release[name] = asyncio.Event()
-    first = asyncio.create_task(door(request("a"), None, None))
+    first = asyncio.create_task(door(request("a"), receive, send))
     await settle()
-    leaving = asyncio.create_task(door(request("b"), None, None))
-    last = asyncio.create_task(door(request("c"), None, None))
+    leaving = asyncio.create_task(door(request("b"), receive, send))
+    last = asyncio.create_task(door(request("c"), receive, send))
     await settle()
     app.release["a"].set()  # hands the slot to b ...
     await asyncio.sleep(0)
@@ -104,11 +112,11 @@ async def test_health_probes_are_never_held_back():
     app = Held()
     door = FairAdmission(app, limit=1)
     app.release["busy"] = asyncio.Event()
-    busy = asyncio.create_task(door(request("busy"), None, None))
+    busy = asyncio.create_task(door(request("busy"), receive, send))
     await settle()
     app.release["probe"] = asyncio.Event()
     app.release["probe"].set()
-    await asyncio.wait_for(door(request("probe", "/health/ready"), None, None), 1)
+    await asyncio.wait_for(door(request("probe", "/health/ready"), receive, send), 1)
     assert app.started == ["busy", "probe"]
     app.release["busy"].set()
     await busy

@@ -112,10 +112,31 @@ def summarize_835(path: Path) -> RemitSummary:
     tables = read_835_tables(path)
     if tables is not None:
         try:
-            return _from_tables(path, tables)
+            return _tidy(_from_tables(path, tables))
         except remit835.NATIVE.Unsupported:  # type: ignore[union-attr]  # a claim it cannot vouch for
             pass
     return summarize_835_items(path)
+
+
+CENTS = Decimal("0.01")
+
+
+def _cents(amount: Decimal) -> Decimal:
+    """Dollars and cents when that is exact (12.5 and 12.500000 both become 12.50), else as it is, so
+    both readers print the same figures."""
+    cents = amount.quantize(CENTS)
+    return cents if cents == amount else amount.normalize()
+
+
+def _tidy(s: RemitSummary) -> RemitSummary:
+    for name in ("charge", "allowed", "paid", "patient_responsibility", "charge_paid_nothing"):
+        setattr(s, name, _cents(getattr(s, name)))
+    s.provider_adjustment_total = _cents(s.provider_adjustment_total)
+    for reason in s.reasons.values():
+        reason.amount = _cents(reason.amount)
+    for t in s.transactions:
+        t.payment_amount = _cents(t.payment_amount)
+    return s
 
 
 def _ints(table: Any, name: str) -> array[int]:
@@ -225,7 +246,7 @@ def summarize_835_items(path: Path) -> RemitSummary:
             s.transactions.append(_transaction(item.remittance, item.claims, item.lines))
         elif isinstance(item, Problem):
             s.problems += 1
-    return s
+    return _tidy(s)
 
 
 # ---------------------------------------------------------------- printing

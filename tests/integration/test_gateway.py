@@ -403,6 +403,37 @@ async def test_a_bad_queue_filter_gets_the_error_body_naming_it(world: World, pa
         assert r.json()["error"] == "invalid_request" and field in r.json()["detail"]
 
 
+async def test_the_page_reads_without_a_transaction_block_and_the_history_keeps_one(engine):
+    """What `connection` gives a request, by its route: AUTOCOMMIT only for routes marked so."""
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from services.queues.gateway.app import create_app
+    from services.queues.gateway.deps import connection
+    from tests.unit.test_gateway_wiring import api_routes
+
+    routes = {(r.path, tuple(sorted(r.methods or ()))): r for r in api_routes(create_app().routes)}
+    app = SimpleNamespace(state=SimpleNamespace(engine=engine))
+    seen = {}
+    for path, method in (("/v1/work-items", "GET"), ("/v1/work-items/{item_id}/history", "GET")):
+        scope = {
+            "type": "http",
+            "method": method,
+            "headers": [],
+            "app": app,
+            "route": routes[(path, (method,))],
+        }
+        async for conn in connection(Request(scope)):
+            assert conn.sync_connection is not None
+            seen[path] = conn.sync_connection.get_execution_options().get("isolation_level")
+            await conn.execute(text("SELECT 1"))
+            seen[path + " in transaction"] = conn.in_transaction()
+    assert seen["/v1/work-items"] == "AUTOCOMMIT"
+    assert seen["/v1/work-items/{item_id}/history"] is None  # the engine's default: a transaction
+    assert seen["/v1/work-items/{item_id}/history in transaction"] is True
+
+
 async def test_a_page_holds_the_documented_fields_with_their_types(world: World):
     from services.queues.gateway.items import WorkItemOut
 

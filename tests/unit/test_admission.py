@@ -108,7 +108,8 @@ async def test_a_slot_handed_to_a_client_that_just_left_passes_on():
     assert door.active == 0 and not door.waiting
 
 
-async def test_health_probes_are_never_held_back():
+@pytest.mark.parametrize("path", ["/health/ready", "/health/live", "/metrics", "/console/", "/openapi.json"])
+async def test_only_api_requests_wait_probes_metrics_and_static_files_never(path):
     app = Held()
     door = FairAdmission(app, limit=1)
     app.release["busy"] = asyncio.Event()
@@ -116,8 +117,30 @@ async def test_health_probes_are_never_held_back():
     await settle()
     app.release["probe"] = asyncio.Event()
     app.release["probe"].set()
-    await asyncio.wait_for(door(request("probe", "/health/ready"), receive, send), 1)
+    await asyncio.wait_for(door(request("probe", path), receive, send), 1)
     assert app.started == ["busy", "probe"]
+    app.release["busy"].set()
+    await busy
+    assert door.active == 0
+
+
+async def test_a_request_that_waits_too_long_is_answered_busy_and_leaves_the_line():
+    app = Held()
+    door = FairAdmission(app, limit=1, max_wait=0.05)
+    app.release["busy"] = asyncio.Event()
+    busy = asyncio.create_task(door(request("busy"), receive, send))
+    await settle()
+    sent: list[Message] = []
+
+    async def capture(message: Message) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(door(request("late"), receive, capture), 2)
+
+    assert "late" not in app.started
+    assert sent[0]["status"] == 503 and (b"retry-after", b"1") in sent[0]["headers"]
+    assert b'"error":"busy"' in sent[1]["body"]
+    assert not door.waiting and door.active == 1
     app.release["busy"].set()
     await busy
     assert door.active == 0

@@ -1065,7 +1065,7 @@ def read_835_tables(path: Path) -> RemitTables | None:
     for the envelopes and headers; iterating `batches` raises `claimline_x12.Unsupported` at the first
     claim it cannot vouch for (a problem to report, ...). Either way the file is one for
     `parse_835_file`, which reports exactly what is wrong and where; what `batches` gave before is
-    to be dropped (see `summarize_835` in services/ingest/summary.py).
+    to be dropped (see `summarize_835` in claimline/summary.py).
     """
     if NATIVE is None:
         return None

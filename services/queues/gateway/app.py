@@ -41,6 +41,17 @@ class ErrorBody(BaseModel):
 POOL_SIZE = 10  # database connections per gateway process
 
 
+def admission_limit(engine: AsyncEngine | None) -> int:
+    """One less than the connections the process's pool can hand out (its own, or a given engine's)."""
+    if engine is None:
+        return POOL_SIZE - 1
+    size = getattr(engine.pool, "size", None)
+    overflow = getattr(engine.pool, "_max_overflow", 0)
+    if not callable(size):
+        return POOL_SIZE - 1  # a pool without a fixed size (NullPool opens a connection per checkout)
+    return max(1, int(size()) + max(0, int(overflow)) - 1)
+
+
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -80,8 +91,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     # NUL in the URL refused with 400; API answers marked no-store (plain ASGI: cheaper per request).
     app.add_middleware(GatewayGuard)
-    # At most POOL_SIZE - 1 requests in flight per process, the rest in arrival order (see admission.py).
-    app.add_middleware(FairAdmission, limit=POOL_SIZE - 1)
+    # At most pool - 1 API requests in flight per process, the rest in arrival order (admission.py).
+    app.add_middleware(FairAdmission, limit=admission_limit(engine))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

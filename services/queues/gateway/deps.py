@@ -1,7 +1,7 @@
 """Dependencies every gateway route uses: a database connection, the authenticated user, the broker."""
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,15 +14,30 @@ from services.queues.gateway.jwt import JwtVerifier
 from shared.runtime.settings import Settings
 
 bearer = HTTPBearer(auto_error=False)
+P = ParamSpec("P")
+T = TypeVar("T")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+AUTOCOMMIT_MARK = "__claimline_autocommit__"
+
+
+def without_transaction(endpoint: Callable[P, T]) -> Callable[P, T]:
+    """Mark a read-only route whose statements need no transaction block between them.
+
+    Its connection runs in AUTOCOMMIT: no BEGIN and ROLLBACK round trips. Each statement sees its own
+    snapshot, as under READ COMMITTED anyway, but nothing holds between statements (no row lock, no
+    shared snapshot), so only routes that read independent rows may be marked."""
+    setattr(endpoint, AUTOCOMMIT_MARK, True)
+    return endpoint
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
     async with request.app.state.engine.connect() as conn:
-        if request.method in SAFE_METHODS:
-            # A read needs no transaction block: without one each statement still sees its own
-            # snapshot (as under READ COMMITTED), and the BEGIN and ROLLBACK round trips are saved.
-            # The one write a read makes, its access-log row, is a single statement.
+        route = request.scope.get("route")
+        if request.method in SAFE_METHODS and getattr(
+            getattr(route, "endpoint", None), AUTOCOMMIT_MARK, False
+        ):
             await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
 

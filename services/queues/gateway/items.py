@@ -28,7 +28,7 @@ from services.queues.adapters.repository import (
 from services.queues.adapters.work import NotAllowed, NotFound, Status, Work, record_access
 from services.queues.app import member_key
 from services.queues.domain.scope import Principal, Role
-from services.queues.gateway.deps import Conn, User
+from services.queues.gateway.deps import Conn, User, without_transaction
 
 router = APIRouter()
 NOT_FOUND = "no such work item"
@@ -145,6 +145,7 @@ Filters = Annotated[ItemFilters, Depends(item_filters)]
 
 
 @router.get("/v1/work-items", response_model=WorkItemPage)
+@without_transaction  # one query for the user, one for the page: nothing to hold between them
 async def list_items(user: User, conn: Conn, query: Annotated[PageQuery, Query()]) -> Response:
     """Work items within the caller's scope, highest priority first, keyset-paginated."""
     try:

@@ -43,10 +43,11 @@ POOL_SIZE = 10  # database connections per gateway process
 
 def admission_limit(engine: AsyncEngine | None) -> int:
     """One less than the connections the process's pool can hand out (its own, or a given engine's)."""
-    if engine is None:
+    pool = getattr(engine, "pool", None)
+    if pool is None:
         return POOL_SIZE - 1
-    size = getattr(engine.pool, "size", None)
-    overflow = getattr(engine.pool, "_max_overflow", 0)
+    size = getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", 0)
     if not callable(size):
         return POOL_SIZE - 1  # a pool without a fixed size (NullPool opens a connection per checkout)
     return max(1, int(size()) + max(0, int(overflow)) - 1)

@@ -139,21 +139,22 @@ def _tidy(s: RemitSummary) -> RemitSummary:
     return s
 
 
-def _ints(table: Any, name: str) -> array[int]:
+def _i64(raw: bytes) -> array[int]:
+    """A column's little-endian 64-bit integers (money at 6 decimals, indexes) as an array."""
     values = array("q")
-    values.frombytes(table.buffers(name)[1])
+    values.frombytes(raw)
     if sys.byteorder == "big":
         values.byteswap()
     return values
 
 
+def _ints(table: Any, name: str) -> array[int]:
+    return _i64(table.buffers(name)[1])
+
+
 def _money(table: Any, name: str) -> tuple[array[int], bytes]:
     _, raw, is_set = table.buffers(name)
-    values = array("q")
-    values.frombytes(raw)
-    if sys.byteorder == "big":
-        values.byteswap()
-    return values, is_set
+    return _i64(raw), is_set
 
 
 def _from_tables(path: Path, tables: remit835.RemitTables) -> RemitSummary:

@@ -886,7 +886,8 @@ def test_835_file_reads_the_same_through_the_compiled_fast_path(name):
 def test_835_file_reads_into_tables_with_the_items_values_or_is_refused(name):
     """`read_835_tables` gives every row of the file with the values of the Python parser's items, or
     refuses the file (never for one the reference reads without a problem and the fast path takes)."""
-    from tests.unit.test_remit835_tables import REFUSED, assert_tables_match, remit835_reads_natively
+    from tests.unit.test_remit835_native import read_natively
+    from tests.unit.test_remit835_tables import REFUSED, assert_tables_match
 
     if name is None:
         _require_corpus()
@@ -896,7 +897,7 @@ def test_835_file_reads_into_tables_with_the_items_values_or_is_refused(name):
 
     got = assert_tables_match(CORPUS / name)
 
-    if remit835_reads_natively(CORPUS / name):
+    if read_natively(CORPUS / name):
         assert got != REFUSED
         assert len(got["services"]) == len(_read(name).lines)
 

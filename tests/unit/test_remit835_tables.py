@@ -34,7 +34,15 @@ from services.ingest.domain.remit835 import (
 from services.ingest.domain.x12 import Problem
 from tests.support.strict import unavailable
 from tests.unit.test_remit835 import REMIT, SAMPLE
-from tests.unit.test_remit835_native import BROKEN, EXTRA_CLAIM, EXTRA_LINE, EXTRA_PLB, MUTABLE, remittances
+from tests.unit.test_remit835_native import (
+    BROKEN,
+    EXTRA_CLAIM,
+    EXTRA_LINE,
+    EXTRA_PLB,
+    MUTABLE,
+    read_natively,
+    remittances,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((ROOT / "samples" / "835").glob("*.835"))
@@ -121,6 +129,17 @@ def _person(prefix: str, person: Any) -> dict[str, Any]:
     }
 
 
+def adjustment_row(claim: int, service: int | None, a: Any) -> dict[str, Any]:
+    return {
+        "claim": claim,
+        "service": service,
+        "group": a.group,
+        "reason": a.reason,
+        "amount": a.amount,
+        "quantity": a.quantity,
+    }
+
+
 def expected_rows(items: list[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "services": [],
@@ -145,16 +164,7 @@ def expected_rows(items: list[Any]) -> dict[str, Any]:
             for qualifier, value in pairs.items():
                 out["extras"].append((index, None, amount_kind, qualifier, value))
         for a in claim.adjustments:
-            out["adjustments"].append(
-                {
-                    "claim": index,
-                    "service": None,
-                    "group": a.group,
-                    "reason": a.reason,
-                    "amount": a.amount,
-                    "quantity": a.quantity,
-                }
-            )
+            out["adjustments"].append(adjustment_row(index, None, a))
         pending.clear()
 
     for item in items:
@@ -216,16 +226,7 @@ def expected_rows(items: list[Any]) -> dict[str, Any]:
                 }
             )
             for a in line.adjustments:
-                out["adjustments"].append(
-                    {
-                        "claim": index,
-                        "service": service,
-                        "group": a.group,
-                        "reason": a.reason,
-                        "amount": a.amount,
-                        "quantity": a.quantity,
-                    }
-                )
+                out["adjustments"].append(adjustment_row(index, service, a))
             for amount_kind, pairs in (("AMT", line.amounts), ("REF", line.refs)):
                 for qualifier, value in pairs.items():
                     out["extras"].append((index, service, amount_kind, qualifier, value))
@@ -357,16 +358,7 @@ def test_every_other_segment_kind_reads_as_the_items(tmp_path, anchor, segment):
     got = assert_tables_match(write(tmp_path, text))
 
     if got == REFUSED:  # only what the reference reports a problem in, or the fast path never takes
-        assert not remit835_reads_natively(tmp_path / "remit.835")
-
-
-def remit835_reads_natively(path: Path) -> bool:
-    try:
-        delimiters, start = remit835._native_delimiters(path)
-        remit835._native_contexts(path, delimiters, start)
-    except (remit835._Fallback, remit835.NATIVE.Unsupported):  # type: ignore[union-attr]
-        return False
-    return True
+        assert not read_natively(tmp_path / "remit.835")
 
 
 def test_a_large_file_comes_in_several_batches_of_whole_claims(tmp_path):

@@ -17,7 +17,7 @@ from services.denials.domain.classify import OfficialText, Pricer, classify
 from services.denials.domain.routing import RoutingConfig, load_routing
 from services.denials.domain.rulepack import RuleFinding, RulePack, ScrubClaim, explain_denial, scrub
 from shared.runtime.broker import PracticeMismatch
-from shared.runtime.db import enqueue, first_time, first_times, outbox_row, to_apply
+from shared.runtime.db import encoded_json, enqueue, first_time, first_times, outbox_row, to_apply
 from shared.runtime.settings import Settings
 from shared.schemas import (
     ClaimScrubbed,
@@ -175,7 +175,8 @@ def _not_the_owner(event: RemitLineReceived) -> PracticeMismatch:
     )
 
 
-def _decision_row(event: RemitLineReceived, decision: LineDecision) -> dict[str, Any]:
+def _decision_row(event: RemitLineReceived, decision: LineDecision, payload: str) -> dict[str, Any]:
+    """The decisions row; `payload` is the decision as JSON, stored as it is published (one encoding)."""
     return {
         "source_event_id": event.event_id,
         "decision_event_id": decision.event_id,
@@ -184,9 +185,14 @@ def _decision_row(event: RemitLineReceived, decision: LineDecision) -> dict[str,
         "queue": decision.queue,
         "priority": decision.priority,
         "amount_at_risk": decision.amount_at_risk,
-        "decision": decision.model_dump(mode="json"),
+        "decision_json": payload,
         "summary": decision.summary,
     }
+
+
+_INSERT_DECISIONS = (
+    pg_insert(decisions).values(decision=encoded_json("decision_json")).on_conflict_do_nothing()
+)
 
 
 async def handle_remit_line(
@@ -204,10 +210,9 @@ async def handle_remit_line(
         if not await first_time(conn, processed_events, CONSUMER, event.event_id):
             return None
         decision = decide(rules, event, today)
-        await conn.execute(
-            pg_insert(decisions).values(**_decision_row(event, decision)).on_conflict_do_nothing()
-        )
-        await enqueue(conn, outbox, [outbox_row(settings.topic(topics.DENIALS_DECISIONS), decision)])
+        payload = decision.model_dump_json()
+        await conn.execute(_INSERT_DECISIONS, _decision_row(event, decision, payload))
+        await enqueue(conn, outbox, [outbox_row(settings.topic(topics.DENIALS_DECISIONS), decision, payload)])
     return decision
 
 
@@ -238,12 +243,17 @@ async def handle_remit_lines(
             if owners.setdefault(event.event_id, event.practice_id) != event.practice_id:
                 raise _not_the_owner(event)
         fresh = to_apply(events, await first_times(conn, processed_events, CONSUMER, ids))
-        made = [(event, decide(rules, event, today)) for event in fresh]
+        made = []
+        for event in fresh:
+            decision = decide(rules, event, today)
+            made.append((event, decision, decision.model_dump_json()))
         if made:
             await conn.execute(
-                pg_insert(decisions).on_conflict_do_nothing(),
-                [_decision_row(event, decision) for event, decision in made],
+                _INSERT_DECISIONS,
+                [_decision_row(event, decision, payload) for event, decision, payload in made],
             )
             topic = settings.topic(topics.DENIALS_DECISIONS)
-            await enqueue(conn, outbox, [outbox_row(topic, decision) for _, decision in made])
-    return [decision for _, decision in made]
+            await enqueue(
+                conn, outbox, [outbox_row(topic, decision, payload) for _, decision, payload in made]
+            )
+    return [decision for _, decision, _ in made]

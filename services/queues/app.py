@@ -21,7 +21,7 @@ from services.queues.adapters.orm import (
     work_items,
 )
 from shared.runtime.broker import PracticeMismatch
-from shared.runtime.db import first_time, first_times, to_apply
+from shared.runtime.db import encoded_json, first_time, first_times, json_text, to_apply
 from shared.schemas import (
     AuthChecked,
     AuthCheckResult,
@@ -66,7 +66,8 @@ async def _check_owner(conn: AsyncConnection, item_id: uuid.UUID, practice_id: s
         )
 
 
-def _remit_line_row(decision: LineDecision, detail: dict[str, Any]) -> dict[str, Any]:
+def _remit_line_row(decision: LineDecision, payload: str) -> dict[str, Any]:
+    """The ERA view's row of a decided line; `payload` is the decision as JSON (`model_dump_json`)."""
     return {
         "source_event_id": decision.source_event_id,
         "practice_id": decision.practice_id,
@@ -87,21 +88,21 @@ def _remit_line_row(decision: LineDecision, detail: dict[str, Any]) -> dict[str,
         "paid": decision.paid,
         "category": decision.category.value,
         "summary": decision.summary,
-        "decision": detail,
+        "decision_json": payload,
     }
 
 
 async def _decision_item(
-    conn: AsyncConnection, decision: LineDecision, detail: dict[str, Any]
+    conn: AsyncConnection, decision: LineDecision, payload: str
 ) -> dict[str, Any] | None:
-    """The work item of a decided line, None when the line needs no work."""
+    """The work item of a decided line, None when the line needs no work. Its detail is the decision
+    (`payload`, its JSON), with the patient's sessions beside it for a frequency denial."""
     if not (decision.needs_work and decision.queue):
         return None
     carcs = {a.reason for a in decision.adjustments}
     if carcs & FREQUENCY_CARCS and decision.patient.member_id:
-        detail["frequency_history"] = await _sessions_of(
-            conn, decision.practice_id, decision.patient.member_id
-        )
+        history = await _sessions_of(conn, decision.practice_id, decision.patient.member_id)
+        payload = json_text(decision.model_dump(mode="json") | {"frequency_history": history})
     return {
         "item_id": item_id_for("line", str(decision.source_event_id)),
         "practice_id": decision.practice_id,
@@ -121,7 +122,7 @@ async def _decision_item(
         "file_id": decision.file_id,
         "source_event_id": decision.event_id,
         "revision": 0,
-        "detail": detail,
+        "detail_json": payload,
     }
 
 
@@ -132,12 +133,10 @@ async def apply_decision(engine: AsyncEngine, decision: LineDecision) -> bool:
         await _check_owner(conn, item_id, decision.practice_id)
         if not await first_time(conn, processed_events, "queues.decisions", decision.event_id):
             return False
-        detail = decision.model_dump(mode="json")
-        await conn.execute(
-            pg_insert(remit_lines).values(**_remit_line_row(decision, detail)).on_conflict_do_nothing()
-        )
-        if (item := await _decision_item(conn, decision, detail)) is not None:
-            await _upsert_item(conn, item)
+        payload = decision.model_dump_json()
+        await conn.execute(_INSERT_REMIT_LINES, _remit_line_row(decision, payload))
+        if (item := await _decision_item(conn, decision, payload)) is not None:
+            await conn.execute(_item_upsert(item.keys()), item)
     return True
 
 
@@ -168,11 +167,11 @@ async def apply_decisions(engine: AsyncEngine, batch: Sequence[LineDecision]) ->
             return 0
         lines, items = [], []
         for decision in todo:
-            detail = decision.model_dump(mode="json")
-            lines.append(_remit_line_row(decision, detail))
-            if (item := await _decision_item(conn, decision, detail)) is not None:
+            payload = decision.model_dump_json()
+            lines.append(_remit_line_row(decision, payload))
+            if (item := await _decision_item(conn, decision, payload)) is not None:
                 items.append(item)
-        await conn.execute(pg_insert(remit_lines).on_conflict_do_nothing(), lines)
+        await conn.execute(_INSERT_REMIT_LINES, lines)
         if items:
             await conn.execute(_item_upsert(items[0].keys()), items)
     return len(todo)
@@ -692,9 +691,19 @@ async def _upsert_item(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(stmt.on_conflict_do_update(index_elements=[work_items.c.item_id], set_=updates))
 
 
+_INSERT_REMIT_LINES = (
+    pg_insert(remit_lines).values(decision=encoded_json("decision_json")).on_conflict_do_nothing()
+)
+
+
 def _item_upsert(columns: Iterable[str]) -> Any:
-    """`_upsert_item` for many rows with the same columns (executed with a list of them)."""
+    """`_upsert_item` for many rows with the same columns (executed with a list of them). A `detail_json`
+    key is the detail already encoded as JSON."""
     stmt = pg_insert(work_items)
+    columns = list(columns)
+    if "detail_json" in columns:
+        stmt = stmt.values(detail=encoded_json("detail_json"))
+        columns = [("detail" if k == "detail_json" else k) for k in columns]
     keep = {"item_id", "practice_id", "created_at", "assignee"}
     updates: dict[str, Any] = {k: stmt.excluded[k] for k in columns if k not in keep}
     updates["updated_at"] = func.now()

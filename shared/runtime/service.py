@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -97,6 +98,24 @@ class ServiceRuntime:
             await self.engine.dispose()
 
 
+def tune_gc(threshold: int) -> None:
+    """Once a service has started: move everything it loaded (modules, rule pack, catalogs) out of the
+    garbage collector's sight, and collect the young generation every `threshold` allocations instead of
+    every 700.
+
+    A batch of 500 decoded events is some 50,000 live objects; with the defaults the collector ran
+    through them (and through every long-lived object of the process) over and over while the batch was
+    built, which cost more CPU than validating the events. Objects are still freed by reference
+    counting the moment they are unused; only reference cycles wait for a collection."""
+    if threshold <= 0:
+        return
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(threshold, middle, oldest)
+    log.info("garbage collector tuned", threshold=threshold, frozen_objects=gc.get_freeze_count())
+
+
 async def database_ready(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as conn:
@@ -109,6 +128,9 @@ async def database_ready(engine: AsyncEngine) -> bool:
 def build_asgi(runtime: ServiceRuntime) -> AsgiFastStream:
     async def dispose() -> None:
         await runtime.engine.dispose()
+
+    def collect_less() -> None:
+        tune_gc(runtime.settings.gc_threshold)
 
     @get
     async def live(scope: Any) -> AsgiResponse:
@@ -132,7 +154,7 @@ def build_asgi(runtime: ServiceRuntime) -> AsgiFastStream:
         runtime.broker,
         asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", metrics)],
         on_startup=[runtime.prepare],
-        after_startup=[runtime.start_background],
+        after_startup=[runtime.start_background, collect_less],
         on_shutdown=[runtime.shutdown],  # then FastStream stops the (already idle) broker
         after_shutdown=[dispose],
         logger=None,

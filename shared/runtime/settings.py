@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="most records a batch consumer (remit lines, decisions) applies in one transaction",
     )
     outbox_idle_seconds: float = Field(0.2, alias="CLAIMLINE_OUTBOX_IDLE_SECONDS")
+    gc_threshold: int = Field(
+        50_000,
+        ge=0,
+        alias="CLAIMLINE_GC_THRESHOLD",
+        description="allocations between two young-generation garbage collections once a service has "
+        "started (Python's default is 700); 0 leaves the interpreter's settings alone",
+    )
     transient_retry_seconds: float = Field(1.0, alias="CLAIMLINE_TRANSIENT_RETRY_SECONDS")
     shutdown_grace_seconds: float = Field(
         15.0,

@@ -251,3 +251,67 @@ async def test_the_queues_apply_a_batch_once_and_refuse_another_practices_item(s
         ).scalar_one()
     assert owner == practice
     assert later_rows == 0, "the refused batch wrote nothing"
+
+
+async def test_the_stored_decision_is_the_published_one_in_both_services(settings, engine):
+    """Each decision is encoded once and that JSON is both stored (JSONB) and published; the queues store
+    the decision they received the same way, in the batch and in the one-at-a-time path."""
+    from services.queues.app import apply_decision
+    from shared.schemas import LineDecision
+
+    practice = unique("onejson")
+    rules = denials_rules(settings)
+    batch = [
+        remit_line(practice, paid="60.17", adjustments=(("CO", "45", "789.83"),)),
+        *(remit_line(practice) for _ in range(3)),
+    ]
+    single = remit_line(practice, code="64494", adjustments=(("CO", "16", "850.00"),))
+    await denials_app.handle_remit_lines(engine, settings, rules, batch, TODAY)
+    await denials_app.handle_remit_line(engine, settings, rules, single, TODAY)
+    ids = [line.event_id for line in (*batch, single)]
+
+    async with engine.connect() as conn:
+        stored = {
+            row.source_event_id: (row.decision, row.decision_event_id)
+            for row in await conn.execute(
+                select(
+                    decisions.c.source_event_id, decisions.c.decision, decisions.c.decision_event_id
+                ).where(decisions.c.source_event_id.in_(ids))
+            )
+        }
+        payloads = {
+            row.event_id: row.payload
+            for row in await conn.execute(select(denials_outbox.c.event_id, denials_outbox.c.payload))
+        }
+    assert set(stored) == set(ids)
+    published = []
+    for document, decision_id in stored.values():
+        assert isinstance(document, dict), "a JSON object, not a JSON string holding one"
+        assert document == json.loads(payloads[decision_id])
+        decision = LineDecision.model_validate_json(payloads[decision_id])
+        assert document == decision.model_dump(mode="json")
+        published.append(decision)
+
+    assert await apply_decisions(engine, published[:-1]) == len(published) - 1
+    assert await apply_decision(engine, published[-1])
+    async with engine.connect() as conn:
+        lines = {
+            row.source_event_id: row.decision
+            for row in await conn.execute(
+                select(remit_lines.c.source_event_id, remit_lines.c.decision).where(
+                    remit_lines.c.practice_id == practice
+                )
+            )
+        }
+        details = {
+            row.item_id: row.detail
+            for row in await conn.execute(
+                select(work_items.c.item_id, work_items.c.detail).where(work_items.c.practice_id == practice)
+            )
+        }
+    assert lines == {d.source_event_id: d.model_dump(mode="json") for d in published}
+    needing_work = [d for d in published if d.needs_work and d.queue]
+    assert 0 < len(needing_work) < len(published), "lines that need work and lines that do not"
+    assert details == {
+        item_id_for("line", str(d.source_event_id)): d.model_dump(mode="json") for d in needing_work
+    }

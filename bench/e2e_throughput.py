@@ -73,6 +73,36 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def _pids(match: Any) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if match(entry):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def stack_cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of the Kafka broker, of PostgreSQL's processes, of this process's ended children
+    (`claimline ingest`, once it has exited) and of the whole machine (busy, all cores)."""
+    kafka = _pids(lambda e: b"kafka.Kafka" in (e / "cmdline").read_bytes())
+    postgres = _pids(lambda e: (e / "comm").read_text().strip() == "postgres")
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    first = Path("/proc/stat").read_text().splitlines()[0].split()[1:9]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, first)
+    return {
+        "kafka": sum(cpu_seconds(p) for p in kafka),
+        "postgresql": sum(cpu_seconds(p) for p in postgres),
+        "ingest-cli": children.ru_utime + children.ru_stime,
+        "machine": (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"),
+    }
+
+
 # ---------------------------------------------------------------- set-up
 
 
@@ -146,7 +176,14 @@ async def kafka_ceiling(bootstrap: str, prefix: str, payload: bytes, count: int)
     await admin.start()
     await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
     await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    # the services' producer settings (shared/runtime/broker.py: make_broker), 256 KiB batches included
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
     await producer.start()
     started = time.perf_counter()
     pending = []
@@ -175,7 +212,7 @@ async def kafka_ceiling(bootstrap: str, prefix: str, payload: bytes, count: int)
 
 
 async def postgres_ceiling(database_url: str, payload: bytes, count: int) -> tuple[float, float]:
-    """Rows like the queues' read model (ids, practice, amounts, the decision as JSONB): inserted 500 to a
+    """Rows like the queues' read model (ids, practice, amounts, the decision as lz4 JSONB): inserted 500 to a
     transaction with executemany, and one row per transaction (what a per-event handler does at best)."""
     import asyncpg
     from sqlalchemy.engine import make_url
@@ -188,6 +225,8 @@ async def postgres_ceiling(database_url: str, payload: bytes, count: int) -> tup
         "CREATE TABLE ceiling (id uuid primary key, practice_id text, claim_id text, line_number int,"
         " charge numeric(14,2), paid numeric(14,2), decision jsonb)"
     )
+    # compressed like the services' documents (their migrations set lz4), so the ceiling is no lower
+    await conn.execute("ALTER TABLE ceiling ALTER COLUMN decision SET COMPRESSION lz4")
     text = payload.decode()
     charge, paid = Decimal("850.00"), Decimal("412.18")
     rows = [(uuid.uuid4(), f"p{n % 20}", f"C{n // 3}", n % 3 + 1, charge, paid, text) for n in range(count)]
@@ -343,6 +382,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 capture_output=True,
             )
         cpu_before = {s: cpu_seconds(p.pid) for s, (p, _) in procs.items()}
+        stack_before = stack_cpu_seconds()
         print(f"[e2e] ingesting {len(files)} files", flush=True)
         started = time.perf_counter()
         ingest = subprocess.Popen(  # noqa: ASYNC220 - polled below, never waited on
@@ -389,6 +429,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "ingest_cli_seconds": ingest_seconds,
                 "peak_mb": {"ingest-cli": ingest_peak, **{s: peak_mb(p.pid) for s, (p, _) in procs.items()}},
                 "cpu_s": {s: cpu_seconds(p.pid) - cpu_before[s] for s, (p, _) in procs.items()},
+                "stack_cpu_s": {k: v - stack_before[k] for k, v in stack_cpu_seconds().items()},
                 "samples": [s.__dict__ for s in samples],
                 "load_after": os.getloadavg(),
             }
@@ -434,6 +475,15 @@ def report(r: dict[str, Any]) -> None:
         f" (end to end = {rate / slowest:.3f} of that ceiling)",
         "peak memory (VmHWM, MB): " + ", ".join(f"{k} {v:,.0f}" for k, v in r["peak_mb"].items()),
         "CPU seconds during the run: " + ", ".join(f"{k} {v:,.1f}" for k, v in r["cpu_s"].items()),
+        "CPU seconds of the rest: "
+        + ", ".join(f"{k} {v:,.1f}" for k, v in r["stack_cpu_s"].items() if k != "machine")
+        + f"; the machine was busy {r['stack_cpu_s']['machine']:,.1f} CPU s"
+        f" ({r['stack_cpu_s']['machine'] / r['seconds']:.2f} of {os.cpu_count()} cores)",
+        "CPU per line, ms: "
+        + ", ".join(
+            f"{k} {1000 * v / max(r['lines_queued'], 1):.3f}"
+            for k, v in {**r["cpu_s"], **r["stack_cpu_s"]}.items()
+        ),
         f"load average before {tuple(round(x, 2) for x in r['load_before'])},"
         f" after {tuple(round(x, 2) for x in r['load_after'])}",
     ]

@@ -122,12 +122,22 @@ async def fresh_database(server_url: str, name: str) -> str:
 async def drop_database(server_url: str, name: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ProgrammingError
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
+    try:
+        for attempt in range(10):
+            try:
+                async with engine.connect() as conn:
+                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                return
+            except ProgrammingError:  # an autovacuum worker in it, which only a superuser may end
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(2)
+    finally:
+        await engine.dispose()
 
 
 def files_for(lines: int, directory: Path) -> list[tuple[Path, str, str]]:

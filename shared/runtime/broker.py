@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import structlog
+from aiokafka import AIOKafkaProducer
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
@@ -371,28 +372,45 @@ async def relay_outbox(
                 await asyncio.wait_for(stop.wait(), timeout=settings.outbox_idle_seconds)
 
 
+def kafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
+    """The aiokafka producer under the broker, None when it has no real one (FastStream's test broker).
+    Looked up at each use: `renew_producer` may have replaced it."""
+    state = getattr(broker.config.broker_config.producer, "_producer", None)
+    producer = getattr(state, "producer", None)
+    return producer if isinstance(producer, AIOKafkaProducer) else None
+
+
 async def relay_once(engine: AsyncEngine, outbox: Table, broker: KafkaBroker, limit: int = 500) -> int:
-    """Publish one batch of outbox rows; delete them only after the broker acknowledged every one."""
+    """Publish one batch of outbox rows; delete them only after the broker acknowledged every one.
+
+    The rows are already JSON with their key and topic, so they go straight to aiokafka's producer (the
+    broker's own, with its idempotence and batching): FastStream's publish path (encoding, middlewares,
+    a new correlation id per message) cost more CPU than the send itself, for rows sent by the hundred."""
     async with engine.begin() as conn:
         batch = await claim_batch(conn, outbox, limit)
         if not batch:
             return 0
-        producer_batch = []
+        producer = kafka_producer(broker)
+        acknowledged = []
         for row in batch:
-            producer_batch.append(
-                await broker.publish(
+            headers = {
+                "content-type": "application/json",
+                "event-type": row.event_type,
+                "event-id": str(row.event_id),
+            }
+            if producer is not None:
+                sent = await producer.send(
+                    row.topic,
                     row.payload.encode(),
-                    topic=row.topic,
                     key=row.key,
-                    headers={
-                        "content-type": "application/json",
-                        "event-type": row.event_type,
-                        "event-id": str(row.event_id),
-                    },
-                    no_confirm=True,
+                    headers=[(name, value.encode()) for name, value in headers.items()],
                 )
-            )
-        await asyncio.gather(*[f for f in producer_batch if f is not None])
+            else:
+                sent = await broker.publish(
+                    row.payload.encode(), topic=row.topic, key=row.key, headers=headers, no_confirm=True
+                )
+            acknowledged.append(sent)
+        await asyncio.gather(*[f for f in acknowledged if f is not None])
         await forget(conn, outbox, [row.id for row in batch])
     return len(batch)
 

@@ -91,17 +91,16 @@ def translate(
     """Every group code, CARC and RARC on the line (and its claim) once, in plain English."""
     official = official or OfficialText()
     used_on = used_on or line.remittance.payment_date or line.line.service_date or date.max
-    seen: list[TranslatedCode] = []
+    # a translation depends only on its kind and code here, so the first of each (kind, code) is kept
+    seen: dict[tuple[str, str], TranslatedCode] = {}
     for adj in (*line.claim.adjustments, *line.line.adjustments):
         for kind, code in (("group", adj.group), ("carc", adj.reason)):
-            item = _translated(kind, code, catalog.lookup(kind, code), official, used_on)
-            if item not in seen:
-                seen.append(item)
+            if (kind, code) not in seen:
+                seen[kind, code] = _translated(kind, code, catalog.lookup(kind, code), official, used_on)
     for remark in (*line.line.remarks, *line.claim.remarks):
-        item = _translated("rarc", remark, catalog.rarc(remark), official, used_on)
-        if item not in seen:
-            seen.append(item)
-    return tuple(seen)
+        if ("rarc", remark) not in seen:
+            seen["rarc", remark] = _translated("rarc", remark, catalog.rarc(remark), official, used_on)
+    return tuple(seen.values())
 
 
 def _is_denial(catalog: Catalog, adj: Adjustment) -> bool:

@@ -273,7 +273,7 @@ def subscriber_options(
     return options
 
 
-def records_not_decoded(message: Any) -> None:
+async def records_not_decoded(message: Any) -> None:
     """The decoder of batch subscribers: none. Their handler takes the polled records and
     `consume_batch` decodes and validates each one itself; FastStream's default decoder would first
     parse every record with `json.loads` into values nobody reads (measured: about a sixth of the

@@ -129,7 +129,7 @@ def build_asgi(runtime: ServiceRuntime) -> AsgiFastStream:
     async def dispose() -> None:
         await runtime.engine.dispose()
 
-    def collect_less() -> None:
+    async def collect_less() -> None:  # a coroutine: FastStream would run a plain function in a thread
         tune_gc(runtime.settings.gc_threshold)
 
     @get

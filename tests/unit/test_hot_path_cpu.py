@@ -64,6 +64,8 @@ def test_a_batch_reaches_consume_batch_unparsed_and_each_record_is_decoded_once(
     assert applied == [{"n": 0}, {"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}, {"n": "single"}]
     assert len(decoded) == 5, "consume_batch decodes each record once"
     assert len(parsed_by_faststream) == 1, "only the one-message subscriber lets FastStream parse its body"
+    decoder = subscriber_options("svc", "lines", settings, batch=True)["decoder"]
+    assert asyncio.iscoroutinefunction(decoder), "FastStream runs a plain-function decoder in a thread"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ deadline from the payer type's appeal window, the priority from dollars at risk 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -66,7 +67,15 @@ class Classification:
 def _translated(
     kind: str, code: str, entry: CodeEntry | None, official: OfficialText, used_on: date
 ) -> TranslatedCode:
-    text = official.get(kind, code)
+    return _translation(kind, code, entry, official.get(kind, code), used_on)
+
+
+@functools.lru_cache(maxsize=8192)
+def _translation(
+    kind: str, code: str, entry: CodeEntry | None, text: tuple[str, date | None] | None, used_on: date
+) -> TranslatedCode:
+    """One code in plain English: a pure function of its arguments, and a frozen model, so the few
+    thousand distinct ones a day are made once and shared by every line that carries them."""
     stop = text[1] if text else None
     return TranslatedCode(
         kind=kind,

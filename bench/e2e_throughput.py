@@ -65,12 +65,21 @@ def peak_mb(pid: int) -> float:
     return float("nan")
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, *, ended_children: bool = False) -> float:
+    """User + system CPU seconds of a process, or of its children that ended and were waited for."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        first = 13 if ended_children else 11
+        return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
     except OSError:
         return float("nan")
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
 
 
 def _pids(match: Any) -> list[int]:
@@ -90,6 +99,8 @@ def stack_cpu_seconds() -> dict[str, float]:
     (`claimline ingest`, once it has exited) and of the whole machine (busy, all cores)."""
     kafka = _pids(lambda e: b"kafka.Kafka" in (e / "cmdline").read_bytes())
     postgres = _pids(lambda e: (e / "comm").read_text().strip() == "postgres")
+    # processes that ended (autovacuum workers, closed connections) count in their parent's children
+    postmasters = [p for p in postgres if _parent(p) not in postgres]
     import resource
 
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -97,7 +108,8 @@ def stack_cpu_seconds() -> dict[str, float]:
     user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, first)
     return {
         "kafka": sum(cpu_seconds(p) for p in kafka),
-        "postgresql": sum(cpu_seconds(p) for p in postgres),
+        "postgresql": sum(cpu_seconds(p) for p in postgres)
+        + sum(cpu_seconds(p, ended_children=True) for p in postmasters),
         "ingest-cli": children.ru_utime + children.ru_stime,
         "machine": (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"),
     }

@@ -17,7 +17,7 @@ from services.denials.domain.classify import OfficialText, Pricer, classify
 from services.denials.domain.routing import RoutingConfig, load_routing
 from services.denials.domain.rulepack import RuleFinding, RulePack, ScrubClaim, explain_denial, scrub
 from shared.runtime.broker import PracticeMismatch
-from shared.runtime.db import encoded_json, enqueue, first_time, first_times, outbox_row, to_apply
+from shared.runtime.db import among, encoded_json, enqueue, first_time, first_times, outbox_row, to_apply
 from shared.runtime.settings import Settings
 from shared.schemas import (
     ClaimScrubbed,
@@ -235,8 +235,9 @@ async def handle_remit_lines(
         ids = [event.event_id for event in events]
         found = await conn.execute(
             select(decisions.c.source_event_id, decisions.c.practice_id).where(
-                decisions.c.source_event_id.in_(ids)
-            )
+                among(decisions.c.source_event_id, "ids")
+            ),
+            {"ids": ids},
         )
         owners = {row.source_event_id: row.practice_id for row in found}
         for event in events:  # a line decided earlier, or earlier in this batch, keeps its practice

@@ -21,7 +21,7 @@ from services.queues.adapters.orm import (
     work_items,
 )
 from shared.runtime.broker import PracticeMismatch
-from shared.runtime.db import encoded_json, first_time, first_times, json_text, to_apply
+from shared.runtime.db import among, encoded_json, first_time, first_times, json_text, to_apply
 from shared.schemas import (
     AuthChecked,
     AuthCheckResult,
@@ -151,7 +151,8 @@ async def apply_decisions(engine: AsyncEngine, batch: Sequence[LineDecision]) ->
     async with engine.begin() as conn:
         item_ids = [item_id_for("line", str(decision.source_event_id)) for decision in batch]
         found = await conn.execute(
-            select(work_items.c.item_id, work_items.c.practice_id).where(work_items.c.item_id.in_(item_ids))
+            select(work_items.c.item_id, work_items.c.practice_id).where(among(work_items.c.item_id, "ids")),
+            {"ids": item_ids},
         )
         owners = {row.item_id: row.practice_id for row in found}
         for item_id, decision in zip(item_ids, batch, strict=True):

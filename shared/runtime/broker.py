@@ -191,7 +191,7 @@ def dead_letter_middleware(
             try:
                 return await call_next(msg)
             except Exception as exc:
-                if isinstance(raw, tuple):
+                if isinstance(raw, (tuple, list)):
                     # `consume_batch` dead-letters each poison message itself; what escapes it (the
                     # database or broker unreachable) is retried: the whole batch, from its first offsets.
                     log.warning(
@@ -376,7 +376,10 @@ def kafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
     """The aiokafka producer under the broker, None when it has no real one (FastStream's test broker).
     Looked up at each use: `renew_producer` may have replaced it."""
     state = getattr(broker.config.broker_config.producer, "_producer", None)
-    producer = getattr(state, "producer", None)
+    try:
+        producer = state.producer if state is not None else None
+    except Exception:  # FastStream's "not connected" state raises on `.producer`
+        return None
     return producer if isinstance(producer, AIOKafkaProducer) else None
 
 

@@ -14,7 +14,8 @@ SERVICES_WITH_SCHEMAS = ("ingest", "denials", "auths", "queues")
 
 
 def set_compression(schema: str, table: str, column: str, method: str) -> str:
-    """SQL that makes PostgreSQL compress new values of a column with `method` (`lz4` or `pglz`).
+    """SQL that makes PostgreSQL compress new values of a column with `method` (`lz4`, `pglz`, or
+    `default` for the server's `default_toast_compression`).
 
     Documents of ~2.5 KB (an event, a decision) pass PostgreSQL's 2 KB TOAST threshold, so every insert
     compresses them, with pglz by default; lz4 does it in about half the CPU (measured with rows of

@@ -18,6 +18,7 @@ from aiokafka.errors import (
     ProducerFenced,
     UnknownProducerId,
 )
+from faststream.exceptions import IncorrectState
 from faststream.kafka import KafkaBroker
 
 from shared.runtime.logging import get_logger
@@ -30,6 +31,7 @@ PRODUCER_STATE_ERRORS: tuple[type[BaseException], ...] = (
     InvalidProducerEpoch,
     ProducerFenced,
     ProducerClosed,
+    IncorrectState,  # FastStream: no producer connected, e.g. after a renewal whose connect failed
 )
 
 

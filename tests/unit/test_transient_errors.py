@@ -52,3 +52,15 @@ def test_only_a_producer_out_of_step_with_the_broker_is_replaced():
     wrapped.__cause__ = OutOfOrderSequenceNumber()
     assert needs_new_producer(wrapped)
     assert not needs_new_producer(KafkaConnectionError("broker away"))
+
+
+def test_a_relay_without_a_connected_producer_asks_for_a_new_one():
+    """After a renewal whose connect failed, FastStream has no producer: the relay must renew again."""
+    from faststream.exceptions import IncorrectState
+
+    from shared.runtime.broker import kafka_producer, make_broker
+    from shared.runtime.settings import Settings
+
+    broker = make_broker(Settings(), "svc")
+    assert kafka_producer(broker) is None, "not connected: no aiokafka producer, and no exception"
+    assert needs_new_producer(IncorrectState("You should connect broker first."))

@@ -32,4 +32,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table, column in COLUMNS:
-        op.execute(set_compression("denials", table, column, "pglz"))
+        op.execute(set_compression("denials", table, column, "default"))

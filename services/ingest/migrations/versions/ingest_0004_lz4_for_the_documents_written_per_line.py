@@ -31,4 +31,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table, column in COLUMNS:
-        op.execute(set_compression("ingest", table, column, "pglz"))
+        op.execute(set_compression("ingest", table, column, "default"))

@@ -33,4 +33,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table, column in COLUMNS:
-        op.execute(set_compression("queues", table, column, "pglz"))
+        op.execute(set_compression("queues", table, column, "default"))

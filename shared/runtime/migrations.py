@@ -31,6 +31,14 @@ END
 $$"""
 
 
+def compress_columns(schema: str, columns: list[tuple[str, str]], method: str) -> None:
+    """In a migration: `set_compression` for each (table, column) of `schema`."""
+    from alembic import op
+
+    for table, column in columns:
+        op.execute(set_compression(schema, table, column, method))
+
+
 def alembic_config(service: str, database_url: str):  # type: ignore[no-untyped-def]
     from alembic.config import Config
 

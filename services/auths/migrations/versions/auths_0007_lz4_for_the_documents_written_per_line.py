@@ -11,9 +11,7 @@ Create Date: 2026-11-27 02:20:00
 
 from collections.abc import Sequence
 
-from alembic import op
-
-from shared.runtime.migrations import set_compression
+from shared.runtime.migrations import compress_columns
 
 revision: str = "auths_0007"
 down_revision: str | None = "auths_0006"
@@ -26,10 +24,8 @@ COLUMNS = [
 
 
 def upgrade() -> None:
-    for table, column in COLUMNS:
-        op.execute(set_compression("auths", table, column, "lz4"))
+    compress_columns("auths", COLUMNS, "lz4")
 
 
 def downgrade() -> None:
-    for table, column in COLUMNS:
-        op.execute(set_compression("auths", table, column, "default"))
+    compress_columns("auths", COLUMNS, "default")

@@ -10,9 +10,7 @@ Create Date: 2026-11-27 02:20:00
 
 from collections.abc import Sequence
 
-from alembic import op
-
-from shared.runtime.migrations import set_compression
+from shared.runtime.migrations import compress_columns
 
 revision: str = "ingest_0004"
 down_revision: str | None = "ingest_0003"
@@ -25,10 +23,8 @@ COLUMNS = [
 
 
 def upgrade() -> None:
-    for table, column in COLUMNS:
-        op.execute(set_compression("ingest", table, column, "lz4"))
+    compress_columns("ingest", COLUMNS, "lz4")
 
 
 def downgrade() -> None:
-    for table, column in COLUMNS:
-        op.execute(set_compression("ingest", table, column, "default"))
+    compress_columns("ingest", COLUMNS, "default")

@@ -115,6 +115,15 @@ def stack_cpu_seconds() -> dict[str, float]:
     }
 
 
+def machine_speed(payload: bytes, rounds: int = 3000) -> float:
+    """µs of CPU to parse the sample event with the standard library: the same work every run, so it
+    tells a slower machine (a busy host) from slower code when two runs are compared."""
+    started = time.process_time()
+    for _ in range(rounds):
+        json.loads(payload)
+    return 1e6 * (time.process_time() - started) / rounds
+
+
 # ---------------------------------------------------------------- set-up
 
 
@@ -367,6 +376,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     engine = make_engine(database_url)
     try:
         payload = await sample_event(files[0][0])
+        result["calibration_before_us"] = machine_speed(payload)
         ceiling_count = min(args.lines, args.ceiling_messages)
         print(
             f"[e2e] ceiling: {ceiling_count:,} events of {len(payload):,} bytes through Kafka and PostgreSQL",
@@ -454,6 +464,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "stack_cpu_s": {k: v - stack_before[k] for k, v in stack_cpu_seconds().items()},
                 "samples": [s.__dict__ for s in samples],
                 "load_after": os.getloadavg(),
+                "calibration_after_us": machine_speed(payload),
             }
         )
     finally:
@@ -508,6 +519,8 @@ def report(r: dict[str, Any]) -> None:
         ),
         f"load average before {tuple(round(x, 2) for x in r['load_before'])},"
         f" after {tuple(round(x, 2) for x in r['load_after'])}",
+        f"machine speed (json.loads of the sample event, µs; compare runs only when these are close):"
+        f" before {r['calibration_before_us']:.1f}, after {r['calibration_after_us']:.1f}",
     ]
     print("\n".join(lines))
 
